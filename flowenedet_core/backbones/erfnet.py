@@ -1,0 +1,135 @@
+"""ERFNet (Romera et al., T-ITS 2018) with the original module names, so its checkpoints load.
+
+Outputs 20 channels: Cityscapes train ids 0..18 and a void channel (19) that was trained with
+weight 0; `class_names` lists the 19 real classes and scores drop the void channel by default.
+Features for FED-C: the 64-channel decoder activations at 1/4 resolution (FED runs there);
+the classifier input (for MC-dropout) is the 16-channel map at 1/2 resolution.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..cityscapes_classes import CITYSCAPES_CLASSES
+from .base import Backbone, BackboneOutput, Preprocessing, freeze
+from .weights import load_into, read_state_dict
+
+BN_EPS = 1e-3
+
+
+class DownsamplerBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels - in_channels, 3, stride=2, padding=1)
+        self.pool = nn.MaxPool2d(2, stride=2)
+        self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(torch.cat([self.conv(x), self.pool(x)], 1)))
+
+
+class NonBottleneck1d(nn.Module):
+    """Factorised residual block: (3x1, 1x3) twice, the second pair dilated."""
+
+    def __init__(self, channels: int, dropout: float, dilation: int) -> None:
+        super().__init__()
+        self.conv3x1_1 = nn.Conv2d(channels, channels, (3, 1), padding=(1, 0))
+        self.conv1x3_1 = nn.Conv2d(channels, channels, (1, 3), padding=(0, 1))
+        self.bn1 = nn.BatchNorm2d(channels, eps=BN_EPS)
+        self.conv3x1_2 = nn.Conv2d(channels, channels, (3, 1), padding=(dilation, 0),
+                                   dilation=(dilation, 1))
+        self.conv1x3_2 = nn.Conv2d(channels, channels, (1, 3), padding=(0, dilation),
+                                   dilation=(1, dilation))
+        self.bn2 = nn.BatchNorm2d(channels, eps=BN_EPS)
+        self.dropout = nn.Dropout2d(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.conv3x1_1(x))
+        out = F.relu(self.bn1(self.conv1x3_1(out)))
+        out = F.relu(self.conv3x1_2(out))
+        out = self.dropout(self.bn2(self.conv1x3_2(out)))
+        return F.relu(out + x)
+
+
+class UpsamplerBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = nn.ConvTranspose2d(in_channels, out_channels, 3, stride=2, padding=1,
+                                       output_padding=1)
+        self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)))
+
+
+class Encoder(nn.Module):
+    def __init__(self, num_outputs: int) -> None:
+        super().__init__()
+        self.initial_block = DownsamplerBlock(3, 16)
+        layers: list[nn.Module] = [DownsamplerBlock(16, 64)]
+        layers += [NonBottleneck1d(64, 0.03, 1) for _ in range(5)]
+        layers.append(DownsamplerBlock(64, 128))
+        for _ in range(2):
+            layers += [NonBottleneck1d(128, 0.3, d) for d in (2, 4, 8, 16)]
+        self.layers = nn.ModuleList(layers)
+        # Only used when the encoder is trained alone; kept so original checkpoints load.
+        self.output_conv = nn.Conv2d(128, num_outputs, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.initial_block(x)
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+class Decoder(nn.Module):
+    def __init__(self, num_outputs: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([
+            UpsamplerBlock(128, 64), NonBottleneck1d(64, 0, 1), NonBottleneck1d(64, 0, 1),
+            UpsamplerBlock(64, 16), NonBottleneck1d(16, 0, 1), NonBottleneck1d(16, 0, 1),
+        ])
+        self.output_conv = nn.ConvTranspose2d(16, num_outputs, 2, stride=2)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (64-channel map at 1/4, 16-channel classifier input at 1/2)."""
+        for layer in self.layers[:3]:
+            x = layer(x)
+        quarter = x
+        for layer in self.layers[3:]:
+            x = layer(x)
+        return quarter, x
+
+
+class ERFNet(Backbone):
+    """ERFNet for Cityscapes: 19 classes + void channel, RGB in [0, 1], run at 512x1024."""
+
+    name = "erfnet"
+
+    def __init__(self, num_outputs: int = 20,
+                 class_names: tuple[str, ...] = CITYSCAPES_CLASSES,
+                 input_size: tuple[int, int] = (512, 1024)) -> None:
+        super().__init__()
+        self.class_names = tuple(class_names)
+        self.preprocessing = Preprocessing(input_size=input_size)
+        self.encoder = Encoder(num_outputs)
+        self.decoder = Decoder(num_outputs)
+
+    def forward(self, x: torch.Tensor) -> BackboneOutput:
+        quarter, half = self.decoder(self.encoder(x))
+        return BackboneOutput(logits=self.classify(half), features=quarter, classifier_input=half)
+
+    def classify(self, classifier_input: torch.Tensor) -> torch.Tensor:
+        return self.decoder.output_conv(classifier_input)
+
+
+def build_erfnet(weights: str | Path | None, **kwargs) -> ERFNet:
+    """ERFNet with weights from `weights` (a state dict; `module.` prefixes accepted)."""
+    model = ERFNet(**kwargs)
+    if weights is not None:
+        load_into(model, read_state_dict(weights), weights)
+    return freeze(model)

@@ -1,0 +1,53 @@
+"""Image and label resizing with OpenCV (no torchvision), and reading images as RGB uint8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import DataError
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise DataError(f"cannot read image {path} (missing, truncated or not an image)")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_label(path: str | Path) -> np.ndarray:
+    """A single-channel label PNG as (H, W) uint8, unchanged values."""
+    label = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if label is None:
+        raise DataError(f"cannot read label {path} (missing, truncated or not an image)")
+    if label.ndim == 3:
+        label = label[..., 0]
+    return label.astype(np.uint8)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of an (H, W, 3) image to size=(height, width); no-op when equal."""
+    if image.shape[:2] == tuple(size):
+        return image
+    return cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
+
+
+def resize_label(label: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an (H, W) label map to size=(height, width)."""
+    if label.shape[:2] == tuple(size):
+        return label
+    return cv2.resize(label, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'512x1024' -> (512, 1024) as (height, width)."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError as error:
+        raise DataError(f"size {text!r} is not HEIGHTxWIDTH, e.g. 512x1024") from error
+    if height <= 0 or width <= 0:
+        raise DataError(f"size {text!r} must be positive")
+    return height, width

@@ -1,0 +1,175 @@
+"""Invertible blocks of FED's flow.
+
+Contract of every block: `forward(z, condition) -> (z_out, log_det)` and
+`inverse(z_out, condition) -> z`, with z of shape (B, 2, H, W). `log_det` is kept *per latent
+dimension*, shape (B, 2, H, W), not summed: FED turns each dimension's density into the logit of
+one class. For blocks whose Jacobian is triangular (ActNorm, coupling, attention) the per-dimension
+log-det is log|dz_out_d / dz_d|; the 1x1 convolution mixes both dimensions and adds its full
+log|det W| to each (as the reference does; it cancels in p(m | z, a)).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LATENT_DIMS = 2
+
+
+def alternating_mask(parity: int, device: torch.device | None = None) -> torch.Tensor:
+    """M = [0, 1] for even blocks, [1, 0] for odd ones, shaped (1, 2, 1, 1)."""
+    mask = torch.tensor([0.0, 1.0] if parity % 2 == 0 else [1.0, 0.0], device=device)
+    return mask.view(1, LATENT_DIMS, 1, 1)
+
+
+class ConditionNorm(nn.Module):
+    """Affine normalisation of the FED-C condition: a_i = b + a * sigmoid(-s). Not part of the flow."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+
+    def forward(self, condition: torch.Tensor) -> torch.Tensor:
+        return self.bias + condition * torch.sigmoid(-self.log_scale)
+
+
+class ActNorm(nn.Module):
+    """Per-dimension affine map z' = (z + b) * exp(s), initialised from the first training batch."""
+
+    def __init__(self, channels: int = LATENT_DIMS) -> None:
+        super().__init__()
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.log_scale = nn.Parameter(torch.zeros(1, channels, 1, 1))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    @torch.no_grad()
+    def initialize(self, z: torch.Tensor) -> None:
+        """Zero mean, unit variance per dimension over the batch."""
+        mean = z.mean(dim=(0, 2, 3), keepdim=True)
+        std = z.std(dim=(0, 2, 3), keepdim=True)
+        self.bias.copy_(-mean)
+        self.log_scale.copy_(-torch.log(std + 1e-6))
+        self.initialized.fill_(True)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.training and not bool(self.initialized):
+            self.initialize(z)
+        return (z + self.bias) * torch.exp(self.log_scale), self.log_scale.expand_as(z)
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        return z * torch.exp(-self.log_scale) - self.bias
+
+
+class InvertibleConv1x1(nn.Module):
+    """A learned 2x2 mixing matrix (Glow's invertible 1x1 convolution), orthogonal at init."""
+
+    def __init__(self, channels: int = LATENT_DIMS) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(channels)
+        weight, _ = torch.linalg.qr(torch.randn(channels, channels, generator=generator))
+        self.weight = nn.Parameter(weight)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_det = torch.linalg.slogdet(self.weight)[1]
+        return torch.einsum("ij,bjhw->bihw", self.weight, z), log_det.expand_as(z)
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(self.weight), z)
+
+
+class CouplingSubnet(nn.Sequential):
+    """1x1 conv -> sigmoid -> KxK conv (reflect pad) -> sigmoid -> Dropout2d -> 1x1 conv (zero init)."""
+
+    def __init__(self, in_channels: int, kernel_size: int, dropout: float) -> None:
+        output = nn.Conv2d(in_channels, LATENT_DIMS, 1)
+        nn.init.zeros_(output.weight)
+        nn.init.zeros_(output.bias)
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, 1), nn.Sigmoid(),
+            nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2,
+                      padding_mode="reflect"),
+            nn.Sigmoid(), nn.Dropout2d(dropout), output)
+
+
+class AffineCoupling(nn.Module):
+    """z <- z*M + (1-M) * (z * sigmoid(-h) + h), h = subnet(concat(z*M, a))."""
+
+    def __init__(self, parity: int, condition_channels: int, kernel_size: int,
+                 dropout: float) -> None:
+        super().__init__()
+        self.register_buffer("mask", alternating_mask(parity))
+        self.subnet = CouplingSubnet(LATENT_DIMS + condition_channels, kernel_size, dropout)
+
+    def _shift(self, z_masked: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        inputs = z_masked if condition is None else torch.cat([z_masked, condition], dim=1)
+        return self.subnet(inputs)
+
+    def forward(self, z: torch.Tensor, condition: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        z_masked = z * self.mask
+        h = self._shift(z_masked, condition)
+        out = z_masked + (1 - self.mask) * (z * torch.sigmoid(-h) + h)
+        return out, (1 - self.mask) * -F.softplus(h)
+
+    def inverse(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        z_masked = z * self.mask
+        h = self._shift(z_masked, condition)
+        return z_masked + (1 - self.mask) * (z - h) / torch.sigmoid(-h)
+
+
+class InvertibleAttention(nn.Module):
+    """iMap: z <- z * ((1-M) * alpha + M * gamma), alpha = sigmoid(-mean_d(Wq (z*M) + bq))."""
+
+    def __init__(self, parity: int) -> None:
+        super().__init__()
+        self.register_buffer("mask", alternating_mask(parity))
+        self.query = nn.Conv2d(LATENT_DIMS, LATENT_DIMS, 1)
+        nn.init.zeros_(self.query.weight)
+        nn.init.zeros_(self.query.bias)
+        self.gate = nn.Parameter(torch.zeros(1, LATENT_DIMS, 1, 1))
+
+    def _log_factor(self, z_masked: torch.Tensor) -> torch.Tensor:
+        log_alpha = F.logsigmoid(-self.query(z_masked).mean(dim=1, keepdim=True))
+        return (1 - self.mask) * log_alpha + self.mask * F.logsigmoid(-self.gate)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        log_factor = self._log_factor(z * self.mask)
+        return z * torch.exp(log_factor), log_factor
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        z_masked = z * self.mask * torch.exp(-F.logsigmoid(-self.gate))
+        return z * torch.exp(-self._log_factor(z_masked))
+
+
+class FlowBlock(nn.Module):
+    """One FED block: (condition norm), ActNorm, invertible 1x1 conv, affine coupling, iMap."""
+
+    def __init__(self, parity: int, condition_channels: int = 0, kernel_size: int = 7,
+                 dropout: float = 0.2) -> None:
+        super().__init__()
+        self.condition_norm = ConditionNorm(condition_channels) if condition_channels else None
+        self.actnorm = ActNorm()
+        self.mixing = InvertibleConv1x1()
+        self.coupling = AffineCoupling(parity, condition_channels, kernel_size, dropout)
+        self.attention = InvertibleAttention(parity)
+
+    def _condition(self, condition: torch.Tensor | None) -> torch.Tensor | None:
+        return None if self.condition_norm is None else self.condition_norm(condition)
+
+    def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        z, log_det = self.actnorm(z)
+        z, step = self.mixing(z)
+        log_det = log_det + step
+        z, step = self.coupling(z, self._condition(condition))
+        log_det = log_det + step
+        z, step = self.attention(z)
+        return z, log_det + step
+
+    def inverse(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        z = self.attention.inverse(z)
+        z = self.coupling.inverse(z, self._condition(condition))
+        z = self.mixing.inverse(z)
+        return self.actnorm.inverse(z)

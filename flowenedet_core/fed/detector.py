@@ -1,0 +1,131 @@
+"""FlowEneDet: FED-U (unconditional) and FED-C (conditioned on pooled backbone features)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import ConfigError
+from .base_distribution import ClassLogitGaussian
+from .blocks import FlowBlock
+from .energy import energy_input, standardize
+from .statistics import SMLStatistics
+
+Variant = Literal["fed-u", "fed-c"]
+
+
+@dataclass(frozen=True)
+class FEDConfig:
+    """Hyper-parameters of one detector (METHOD.md names in brackets)."""
+
+    variant: Variant = "fed-u"  # fed-u: energy only; fed-c: also conditioned on features
+    num_blocks: int = 8  # coupling blocks [L]
+    kernel_size: int = 7  # subnet's spatial convolution [K]
+    condition_groups: int = 32  # channel groups averaged into the condition [P]; FED-C only
+    full_covariance: bool = True  # full (lower-triangular U) or diagonal base covariance
+    dropout: float = 0.2  # Dropout2d inside the coupling subnets
+    flow_stride: int = 4  # the flow runs at input_size / flow_stride (1/4: the classifier's)
+    standardize: bool = True  # SML standardisation of the logits before the energy
+
+    def __post_init__(self) -> None:
+        if self.variant not in ("fed-u", "fed-c"):
+            raise ConfigError(f"variant must be 'fed-u' or 'fed-c', got {self.variant!r}")
+        for name in ("num_blocks", "kernel_size", "condition_groups", "flow_stride"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.kernel_size % 2 == 0:
+            raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def condition_channels(self) -> int:
+        return self.condition_groups if self.variant == "fed-c" else 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def group_pool(features: torch.Tensor, groups: int) -> torch.Tensor:
+    """Average (B, V, h, w) features over `groups` contiguous channel groups -> (B, groups, h, w)."""
+    batch, channels, height, width = features.shape
+    if channels % groups:
+        raise ConfigError(f"{channels} feature channels cannot be split into {groups} groups "
+                          "(condition_groups must divide the backbone's feature channels)")
+    return features.view(batch, groups, channels // groups, height, width).mean(dim=2)
+
+
+def resample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Area-average when shrinking, bilinear when growing; unchanged when equal."""
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    if maps.shape[-2] >= size[0] and maps.shape[-1] >= size[1]:
+        return F.adaptive_avg_pool2d(maps, size)
+    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+
+
+class FlowEneDet(nn.Module):
+    """Per-pixel p(m = 1 | z, a): the probability that the frozen model's prediction is wrong."""
+
+    def __init__(self, config: FEDConfig, statistics: SMLStatistics) -> None:
+        super().__init__()
+        self.config = config
+        self.statistics = statistics
+        mean, std = statistics.tensors()
+        self.register_buffer("logit_mean", mean)
+        self.register_buffer("logit_std", std)
+        self.blocks = nn.ModuleList(
+            FlowBlock(parity=index, condition_channels=config.condition_channels,
+                      kernel_size=config.kernel_size, dropout=config.dropout)
+            for index in range(config.num_blocks))
+        self.base = ClassLogitGaussian(full_covariance=config.full_covariance)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.statistics.class_names)
+
+    def grid_size(self, input_size: tuple[int, int]) -> tuple[int, int]:
+        stride = self.config.flow_stride
+        return (-(-input_size[0] // stride), -(-input_size[1] // stride))
+
+    def flow_inputs(self, logits: torch.Tensor, features: torch.Tensor | None,
+                    input_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Backbone outputs -> (z (B, 2, h, w), condition (B, P, h, w) or None) on the flow grid."""
+        grid = self.grid_size(input_size)
+        logits = resample(logits[:, :self.num_classes].float(), grid)
+        if self.config.standardize:
+            logits = standardize(logits, self.logit_mean, self.logit_std)
+        condition = None
+        if self.config.variant == "fed-c":
+            if features is None:
+                raise ConfigError("FED-C needs the backbone's features")
+            condition = resample(group_pool(features.float(), self.config.condition_groups), grid)
+        return energy_input(logits), condition
+
+    def transform(self, z: torch.Tensor, condition: torch.Tensor | None = None
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The flow: z -> (u, per-dimension log-det (B, 2, h, w))."""
+        log_det = torch.zeros_like(z)
+        for block in self.blocks:
+            z, step = block(z, condition)
+            log_det = log_det + step
+        return z, log_det
+
+    def inverse(self, u: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        for block in reversed(self.blocks):
+            u = block.inverse(u, condition)
+        return u
+
+    def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Energy input (and condition) -> class logits (B, 2, h, w); softmax gives p(m | z, a)."""
+        return self.base(*self.transform(z, condition))
+
+    def score(self, logits: torch.Tensor, features: torch.Tensor | None,
+              input_size: tuple[int, int]) -> torch.Tensor:
+        """Backbone outputs -> p(m = 1) (B, h, w) on the flow grid."""
+        class_logits = self(*self.flow_inputs(logits, features, input_size))
+        return torch.softmax(class_logits, dim=1)[:, 1]

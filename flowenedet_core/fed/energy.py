@@ -1,0 +1,23 @@
+"""FED's 2-D energy input z from the classifier's logits (METHOD.md, "Energy input")."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+ENERGY_EPS = 1e-6
+
+
+def standardize(logits: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """Per-class standardisation (y_c - mu_c) / sd_c; mean/std broadcast as (1, C, 1, 1)."""
+    return (logits - mean) / std
+
+
+def energy_input(logits: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) logits -> (B, 2, h, w): z1 = log sigmoid(-E), z2 = log(1 - sigmoid(-E) + eps).
+
+    E = -logsumexp_c(logits) is the free energy; callers standardise the logits first.
+    """
+    negative_energy = torch.logsumexp(logits, dim=1, keepdim=True)
+    return torch.cat([F.logsigmoid(negative_energy),
+                      torch.log1p(ENERGY_EPS - torch.sigmoid(negative_energy))], dim=1)

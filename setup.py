@@ -1,0 +1,52 @@
+"""ament_python package `flowenedet`: builds with colcon on a ROS 2 install and with pip anywhere."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "flowenedet"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(include=["flowenedet_core", "flowenedet_core.*",
+                                    "flowenedet_ros", "flowenedet_ros.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    python_requires=">=3.10",
+    # A torch *range*: vehicle computers bring their own CUDA build; the Makefile pins the CPU wheel.
+    install_requires=[
+        "torch>=2.1,<3",
+        "numpy>=1.24",
+        "safetensors>=0.4",
+        "opencv-python-headless>=4.8",
+        "tqdm>=4.60",
+        "matplotlib>=3.7",
+        "setuptools",
+    ],
+    extras_require={
+        "segformer": ["transformers>=4.40"],
+        "corruptions": ["imagecorruptions-imaug>=1.1"],
+        "test": [
+            "pytest>=7",
+            "scikit-learn>=1.3",
+            "ruff>=0.5",
+            "transformers>=4.40",
+            "imagecorruptions-imaug>=1.1",
+        ],
+    },
+    zip_safe=True,
+    maintainer="flowenedet developers",
+    maintainer_email="flowenedet@example.com",
+    description="FlowEneDet misclassification and OOD detection for semantic segmentation",
+    license="Apache-2.0",
+    entry_points={
+        "console_scripts": [
+            "flowenedet = flowenedet_core.cli.main:main",
+        ],
+    },
+)

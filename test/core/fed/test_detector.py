@@ -1,0 +1,93 @@
+import pytest
+import torch
+from torch.autograd.functional import jacobian
+
+from flowenedet_core.errors import ConfigError
+from flowenedet_core.fed import FEDConfig, FlowEneDet, SMLStatistics
+from flowenedet_core.fed.energy import energy_input
+
+CLASSES = ("a", "b", "c")
+
+
+def statistics() -> SMLStatistics:
+    return SMLStatistics(CLASSES, (1.0, 2.0, 0.5), (0.7, 1.5, 1.0), (10, 10, 10))
+
+
+def detector(variant: str, full_covariance: bool = True, blocks: int = 3) -> FlowEneDet:
+    config = FEDConfig(variant=variant, num_blocks=blocks, kernel_size=3, condition_groups=4,
+                       full_covariance=full_covariance, flow_stride=1)
+    model = FlowEneDet(config, statistics())
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator))
+    return model.eval().double()
+
+
+def sample(variant: str):
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 4, 6, 6, generator=generator, dtype=torch.float64) * 3
+    features = torch.randn(2, 8, 6, 6, generator=generator, dtype=torch.float64)
+    return logits, (features if variant == "fed-c" else None)
+
+
+@pytest.mark.parametrize("variant", ["fed-u", "fed-c"])
+def test_flow_inverse_recovers_energy_input_within_1e_5(variant):
+    model = detector(variant, blocks=8)
+    logits, features = sample(variant)
+    z, condition = model.flow_inputs(logits, features, (6, 6))
+    u, _ = model.transform(z.double(), None if condition is None else condition.double())
+    recovered = model.inverse(u, None if condition is None else condition.double())
+    assert (recovered - z).abs().max() < 1e-5
+
+
+def test_flow_total_log_det_matches_autograd_jacobian():
+    model = detector("fed-u")
+    z = torch.randn(1, 2, 5, 5, dtype=torch.float64)
+    _, log_det = model.transform(z)
+    full = jacobian(lambda x: model.transform(x)[0], z).reshape(z.numel(), z.numel())
+    # Every 1x1 convolution adds log|det W| to both dimensions: count it once for the total.
+    mixing = sum(torch.linalg.slogdet(b.mixing.weight)[1] for b in model.blocks)
+    pixels = z.shape[2] * z.shape[3]
+    assert torch.allclose(torch.linalg.slogdet(full)[1], log_det.sum() - mixing * pixels,
+                          atol=1e-7)
+
+
+@pytest.mark.parametrize("variant", ["fed-u", "fed-c"])
+@pytest.mark.parametrize("full_covariance", [True, False])
+def test_class_probabilities_sum_to_one(variant, full_covariance):
+    model = detector(variant, full_covariance)
+    logits, features = sample(variant)
+    class_logits = model(*model.flow_inputs(logits, features, (6, 6)))
+    probabilities = torch.softmax(class_logits, dim=1)
+    assert torch.allclose(probabilities.sum(1), torch.ones_like(probabilities[:, 0]))
+    score = model.score(logits, features, (6, 6))
+    assert score.shape == (2, 6, 6) and float(score.min()) >= 0 and float(score.max()) <= 1
+
+
+def test_fresh_detector_starts_at_even_odds():
+    model = FlowEneDet(FEDConfig(num_blocks=2, flow_stride=1), statistics()).eval()
+    z = torch.zeros(1, 2, 4, 4)
+    # Zero-initialised base: beta = 1/2, U = I, mu = 0; the two logits differ only by the flow.
+    assert torch.allclose(model.base.prior, torch.zeros(2))
+    assert model(z).shape == (1, 2, 4, 4)
+
+
+def test_energy_input_is_log_sigmoid_pair():
+    logits = torch.tensor([[[[2.0]], [[-1.0]]]])
+    negative_energy = torch.logsumexp(logits, 1)
+    z = energy_input(logits)
+    assert torch.allclose(z[:, 0], torch.log(torch.sigmoid(negative_energy)))
+    assert torch.allclose(z[:, 1], torch.log(1 - torch.sigmoid(negative_energy) + 1e-6))
+
+
+def test_fed_c_rejects_groups_that_do_not_divide_features():
+    model = FlowEneDet(FEDConfig(variant="fed-c", condition_groups=3, flow_stride=1),
+                       statistics())
+    with pytest.raises(ConfigError, match="cannot be split into 3 groups"):
+        model.flow_inputs(torch.zeros(1, 3, 4, 4), torch.zeros(1, 8, 4, 4), (4, 4))
+
+
+def test_config_rejects_even_kernel():
+    with pytest.raises(ConfigError, match="kernel_size must be odd"):
+        FEDConfig(kernel_size=4)
