@@ -1,4 +1,4 @@
-"""ament_python package `flowenedet`: builds with colcon on a ROS 2 install and with pip anywhere."""
+"""ament_python package `flowenedet`: builds with colcon on a ROS 2 install, with pip anywhere."""
 
 from glob import glob
 
@@ -18,7 +18,7 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
     ],
     python_requires=">=3.10",
-    # A torch *range*: vehicle computers bring their own CUDA build; the Makefile pins the CPU wheel.
+    # A torch *range*: vehicle computers bring their own CUDA build; the Makefile pins CPU torch.
     install_requires=[
         "torch>=2.1,<3",
         "numpy>=1.24",

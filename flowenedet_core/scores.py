@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -86,7 +87,7 @@ def standardized_max_logit(inputs: ScoreInputs) -> torch.Tensor:
 
 
 def mc_dropout_entropy(inputs: ScoreInputs) -> torch.Tensor:
-    """Entropy of the mean softmax over stochastic passes with channel dropout on the classifier input."""
+    """Entropy of the mean softmax of passes with channel dropout on the classifier input."""
     mean_probs = 0
     for _ in range(inputs.mc_samples):
         dropped = F.dropout2d(inputs.output.classifier_input, inputs.mc_dropout, training=True)
@@ -95,10 +96,16 @@ def mc_dropout_entropy(inputs: ScoreInputs) -> torch.Tensor:
     return -(mean_probs * torch.log(mean_probs.clamp_min(1e-12))).sum(1)
 
 
-def fed_probability(inputs: ScoreInputs) -> torch.Tensor:
-    probability = inputs.fed.score(inputs.output.logits, inputs.output.features,
-                                   inputs.input_size)
+def fed_probability(inputs: ScoreInputs, detector: FlowEneDet | None = None) -> torch.Tensor:
+    detector = detector or inputs.fed
+    probability = detector.score(inputs.output.logits, inputs.output.features, inputs.input_size)
     return inputs.upsample(probability)
+
+
+def fed_score(name: str, detector: FlowEneDet) -> Score:
+    """A FED score bound to one detector, so several detectors are compared in one pass."""
+    return Score(name, partial(fed_probability, detector=detector),
+                 f"FlowEneDet {detector.config.variant} p(m = 1 | z, a)")
 
 
 SCORES: dict[str, Score] = {score.name: score for score in (

@@ -24,3 +24,45 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def erfnet_weights(shared_data: Path) -> Path:
     return shared_data / "erfnet" / "erfnet_cityscapes.pth"
+
+
+def write_png(path: Path, array) -> None:
+    import cv2
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    assert cv2.imwrite(str(path), array)
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> dict[str, Path]:
+    """A few synthetic frames in the Cityscapes and anomaly layouts, and random ERFNet weights."""
+    import numpy as np
+
+    from flowenedet_core.backbones.erfnet import ERFNet
+
+    root = tmp_path_factory.mktemp("tiny")
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 3), ("val", 2)):
+        for index in range(count):
+            stem = f"city_{index:06d}_000019"
+            image = rng.integers(0, 255, (64, 128, 3), dtype=np.uint8)
+            label = rng.integers(0, 19, (64, 128), dtype=np.uint8)
+            label[:4] = 255
+            write_png(root / "cityscapes" / "leftImg8bit" / split / "city"
+                      / f"{stem}_leftImg8bit.png", image)
+            write_png(root / "cityscapes" / "gtFine" / split / "city"
+                      / f"{stem}_gtFine_labelTrainIds.png", label)
+    for index in range(3):
+        image = rng.integers(0, 255, (48, 96, 3), dtype=np.uint8)
+        mask = np.zeros((48, 96), dtype=np.uint8)
+        mask[10:20, 30:50] = 1 if index else 0
+        mask[-3:] = 255
+        write_png(root / "anomaly" / "images" / f"{index}.png", image)
+        write_png(root / "anomaly" / "labels_masks" / f"{index}.png", mask)
+    torch.manual_seed(0)
+    weights = root / "erfnet_random.pth"
+    torch.save({f"module.{k}": v for k, v in ERFNet().state_dict().items()}, weights)
+    return {"root": root, "cityscapes": root / "cityscapes", "anomaly": root / "anomaly",
+            "weights": weights}

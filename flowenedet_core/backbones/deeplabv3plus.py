@@ -132,7 +132,7 @@ class DepthwiseSeparableASPPHead(nn.Module):
                                align_corners=False)
         out = self.bottleneck(torch.cat([pooled, *(m(high) for m in self.aspp_modules)], 1))
         out = F.interpolate(out, size=low.shape[-2:], mode="bilinear", align_corners=False)
-        return self.sep_bottleneck(torch.cat([self.c1_bottleneck(low), out], 1))
+        return self.sep_bottleneck(torch.cat([out, self.c1_bottleneck(low)], 1))
 
 
 class DeepLabV3Plus(Backbone):

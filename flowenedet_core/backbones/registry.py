@@ -27,5 +27,6 @@ def create_backbone(name: str, weights: str | Path | None, **options) -> Backbon
     try:
         builder = BACKBONES[name]
     except KeyError:
-        raise ConfigError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}") from None
+        choices = ", ".join(BACKBONES)
+        raise ConfigError(f"unknown backbone {name!r}; choose from {choices}") from None
     return builder(weights, **options)

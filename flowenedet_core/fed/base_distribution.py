@@ -10,11 +10,12 @@ from torch import nn
 
 
 class ClassLogitGaussian(nn.Module):
-    """A 2-D Gaussian with precision factor U (lower triangular) whose per-dimension log-density
-    terms become the logits of m = 0 (correct) and m = 1 (misclassified / OOD).
+    """A 2-D Gaussian with precision factor U (lower triangular) whose per-dimension
+    log-density terms become the logits of m = 0 (correct) and m = 1 (misclassified / OOD).
 
     logit_m = ldj_m + log beta_m + log U_mm - 0.5 * ((U (u - mu))_m)^2, with U's diagonal
-    softplus(rho) / ln 2 and beta_m = sigmoid(-w_m). All parameters start at zero: U = I, beta = 1/2.
+    softplus(rho) / ln 2 and beta_m = sigmoid(-w_m). Every parameter starts at zero: U = I,
+    beta = 1/2.
     `full_covariance=False` fixes the off-diagonal of U at zero.
     """
 

@@ -24,7 +24,7 @@ def alternating_mask(parity: int, device: torch.device | None = None) -> torch.T
 
 
 class ConditionNorm(nn.Module):
-    """Affine normalisation of the FED-C condition: a_i = b + a * sigmoid(-s). Not part of the flow."""
+    """Affine normalisation of the FED-C condition: a_i = b + a * sigmoid(-s) (not in the flow)."""
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -80,7 +80,7 @@ class InvertibleConv1x1(nn.Module):
 
 
 class CouplingSubnet(nn.Sequential):
-    """1x1 conv -> sigmoid -> KxK conv (reflect pad) -> sigmoid -> Dropout2d -> 1x1 conv (zero init)."""
+    """1x1 conv, sigmoid, KxK conv (reflect pad), sigmoid, Dropout2d, 1x1 conv (zero init)."""
 
     def __init__(self, in_channels: int, kernel_size: int, dropout: float) -> None:
         output = nn.Conv2d(in_channels, LATENT_DIMS, 1)

@@ -51,7 +51,7 @@ class FEDConfig:
 
 
 def group_pool(features: torch.Tensor, groups: int) -> torch.Tensor:
-    """Average (B, V, h, w) features over `groups` contiguous channel groups -> (B, groups, h, w)."""
+    """Average (B, V, h, w) features over `groups` contiguous channel groups: (B, groups, h, w)."""
     batch, channels, height, width = features.shape
     if channels % groups:
         raise ConfigError(f"{channels} feature channels cannot be split into {groups} groups "
@@ -66,6 +66,20 @@ def resample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if maps.shape[-2] >= size[0] and maps.shape[-1] >= size[1]:
         return F.adaptive_avg_pool2d(maps, size)
     return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
+
+
+def energy_on_grid(class_logits: torch.Tensor, grid: tuple[int, int],
+                   statistics: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+    """Class logits -> energy input z (B, 2, h, w) on the flow grid, standardised if given stats."""
+    logits = resample(class_logits.float(), grid)
+    if statistics is not None:
+        logits = standardize(logits, *statistics)
+    return energy_input(logits)
+
+
+def condition_on_grid(features: torch.Tensor, grid: tuple[int, int], groups: int) -> torch.Tensor:
+    """Backbone features -> FED-C condition a (B, P, h, w): channel-group means, on the grid."""
+    return resample(group_pool(features.float(), groups), grid)
 
 
 class FlowEneDet(nn.Module):
@@ -96,15 +110,13 @@ class FlowEneDet(nn.Module):
                     input_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Backbone outputs -> (z (B, 2, h, w), condition (B, P, h, w) or None) on the flow grid."""
         grid = self.grid_size(input_size)
-        logits = resample(logits[:, :self.num_classes].float(), grid)
-        if self.config.standardize:
-            logits = standardize(logits, self.logit_mean, self.logit_std)
-        condition = None
-        if self.config.variant == "fed-c":
-            if features is None:
-                raise ConfigError("FED-C needs the backbone's features")
-            condition = resample(group_pool(features.float(), self.config.condition_groups), grid)
-        return energy_input(logits), condition
+        statistics = (self.logit_mean, self.logit_std) if self.config.standardize else None
+        z = energy_on_grid(logits[:, :self.num_classes], grid, statistics)
+        if self.config.variant == "fed-u":
+            return z, None
+        if features is None:
+            raise ConfigError("FED-C needs the backbone's features")
+        return z, condition_on_grid(features, grid, self.config.condition_groups)
 
     def transform(self, z: torch.Tensor, condition: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,13 +1,13 @@
-"""AUROC, AP and FPR95 over arbitrarily many pixels without holding them: streaming histograms.
+"""AUROC, AP and FPR95 over any number of pixels without holding them: streaming histograms.
 
-Scores are binned by the top `bits` bits of an order-preserving integer key of their float32 value
-(sign, 8 exponent bits, `bits - 9` mantissa bits). The bins are therefore log-spaced over the whole
-float range: no score range has to be known in advance, and the relative bin width is
+Scores are binned by the top `bits` bits of an order-preserving integer key of their float32
+value (sign, 8 exponent bits, `bits - 9` mantissa bits). The bins are therefore log-spaced over
+the whole float range: no score range has to be known in advance, and the relative bin width is
 2^-(bits - 9) (0.05 % at the default 20 bits). Pixels that share a bin are treated as tied.
 
 Error bound. Only the order of a positive and a negative inside the same bin is unknown, so the
 exact metrics of the unbinned scores lie in intervals computable from the histograms alone:
-- AUROC: within-bin pairs count 1/2; the exact count lies in [0, 1] -> |err| <= sum_b p_b n_b / (2PN).
+- AUROC: within-bin pairs count 1/2, exactly they count 0 or 1 -> |err| <= sum_b p_b n_b / (2PN).
 - AP: bin b's contribution p_b/P * precision lies between the precision with its negatives ranked
   first and with its positives ranked first.
 - FPR95: the exact threshold lies inside the bin where TPR crosses 95 % -> |err| <= n_b / N.
@@ -81,7 +81,8 @@ class RankingAccumulator:
 
     def _descending(self) -> tuple[np.ndarray, np.ndarray]:
         occupied = np.flatnonzero((self.positive + self.negative) > 0)[::-1]
-        return self.positive[occupied].astype(np.float64), self.negative[occupied].astype(np.float64)
+        positive, negative = self.positive[occupied], self.negative[occupied]
+        return positive.astype(np.float64), negative.astype(np.float64)
 
     def curves(self) -> dict[str, np.ndarray]:
         """ROC (fpr, tpr) and PR (recall, precision) at every occupied bin, high score first."""

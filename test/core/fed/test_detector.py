@@ -61,8 +61,10 @@ def test_class_probabilities_sum_to_one(variant, full_covariance):
     class_logits = model(*model.flow_inputs(logits, features, (6, 6)))
     probabilities = torch.softmax(class_logits, dim=1)
     assert torch.allclose(probabilities.sum(1), torch.ones_like(probabilities[:, 0]))
-    score = model.score(logits, features, (6, 6))
+    with torch.no_grad():
+        score = model.score(logits, features, (6, 6))
     assert score.shape == (2, 6, 6) and float(score.min()) >= 0 and float(score.max()) <= 1
+
 
 
 def test_fresh_detector_starts_at_even_odds():

@@ -1,0 +1,97 @@
+"""`flowenedet eval`: many scores over anomaly and Cityscapes-format folders in one pass."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..backbones.weights import file_sha256
+from ..checkpoint import check_pairing, load_checkpoint
+from ..data.spec import parse_data_spec
+from ..errors import ConfigError
+from ..evaluation.evaluator import EvalOptions, evaluate
+from ..evaluation.report import markdown_table, save_plots, write_json
+from ..fed.statistics import SMLStatistics
+from ..scores import SCORES, Score, fed_score, resolve_scores
+from .common import LOGGER, add_backbone_arguments, load_backbone
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    name, separator, value = text.partition("=")
+    if not separator or not name or not value:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    return name, value
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="evaluate uncertainty scores (OOD and misclassification detection)",
+        description="One backbone forward per image, every score from it. Anomaly folders: "
+                    "AP/AUROC/FPR95 of anomaly pixels. Cityscapes folders: misclassification "
+                    "detection (positive = wrong argmax), mIoU, open-mIoU.")
+    add_backbone_arguments(parser)
+    parser.add_argument("--data", action="append", required=True,
+                        help="[NAME=]anomaly:DIR | [NAME=]cityscapes:DIR:SPLIT | "
+                             "[NAME=]cityscapes-c:DIR:SPLIT:CORRUPTION:SEVERITY (repeatable)")
+    parser.add_argument("--fed", action="append", default=[],
+                        help="FED checkpoint directory, or NAME=DIR to compare several")
+    parser.add_argument("--stats", type=Path, default=None,
+                        help="SML statistics JSON for `sml` (default: the FED checkpoint's)")
+    parser.add_argument("--scores", default="msp,maxlogit,energy,entropy,sml,fed",
+                        help=f"comma-separated, from: {', '.join(SCORES)}")
+    parser.add_argument("--boundary-smoothing", action="store_true",
+                        help="also report every score after SML boundary suppression + "
+                             "dilated smoothing (suffix +bs)")
+    parser.add_argument("--open-threshold", action="append", default=[], type=parse_assignment,
+                        help="SCORE=T: open-mIoU with this score threshold, chosen on other data")
+    parser.add_argument("--mc-samples", type=int, default=8, help="MC-dropout passes")
+    parser.add_argument("--json", type=Path, default=None, help="write results JSON here")
+    parser.add_argument("--plots", type=Path, default=None, help="write ROC/PR PNGs here")
+    parser.set_defaults(run=run)
+
+
+def resolve_requested_scores(args: argparse.Namespace, loaded, statistics) -> list[Score]:
+    names = [n.strip() for n in args.scores.split(",") if n.strip()]
+    scores = resolve_scores([n for n in names if n != "fed"])
+    if "fed" in names:
+        if not args.fed:
+            raise ConfigError("score 'fed' needs --fed CKPT_DIR")
+        sha = loaded.info.weights_sha256
+        for item in args.fed:
+            name, _, directory = item.rpartition("=") if "=" in item else ("fed", "", item)
+            checkpoint = load_checkpoint(directory)
+            check_pairing(checkpoint, loaded.info.name, loaded.model.num_classes, sha)
+            scores.append(fed_score(name, checkpoint.detector.to(args.device)))
+    if any(score.needs_statistics for score in scores) and statistics is None:
+        raise ConfigError("score 'sml' needs --stats STATS.json or a --fed checkpoint")
+    return scores
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load_backbone(args)
+    datasets = [parse_data_spec(spec) for spec in args.data]
+    statistics = SMLStatistics.load(args.stats) if args.stats else None
+    if statistics is None and args.fed:
+        item = args.fed[0]
+        statistics = load_checkpoint(item.rpartition("=")[2] if "=" in item else item
+                                     ).detector.statistics
+    scores = resolve_requested_scores(args, loaded, statistics)
+    options = EvalOptions(input_size=loaded.input_size,
+                          boundary_smoothing=args.boundary_smoothing,
+                          open_thresholds={k: float(v) for k, v in args.open_threshold},
+                          mc_samples=args.mc_samples)
+    results = evaluate(loaded.model, datasets, scores, statistics, options=options)
+    print(markdown_table(results))
+    meta = {"backbone": args.backbone, "weights_sha256": loaded.info.weights_sha256
+            or (file_sha256(args.weights) if args.weights.is_file() else None),
+            "input_size": list(loaded.input_size), "scores": [s.name for s in scores],
+            "fed": args.fed, "data": args.data}
+    if args.json:
+        write_json(results, args.json, meta)
+        LOGGER.info("wrote %s", args.json)
+    if args.plots:
+        for path in save_plots(results, args.plots):
+            LOGGER.info("wrote %s", path)
+    return 0
+
+

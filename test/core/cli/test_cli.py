@@ -1,0 +1,98 @@
+"""The `flowenedet` subcommands end to end on tiny synthetic data and random ERFNet weights."""
+
+import json
+
+import pytest
+
+from flowenedet_core.cli.main import main
+from flowenedet_core.data.datasets import AnomalyFolder
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    common = ["--backbone", "erfnet", "--weights", str(tiny_data["weights"]), "--size", "64x128"]
+    train_data = f"cityscapes:{tiny_data['cityscapes']}:train"
+    assert main(["estimate-stats", *common, "--data", train_data,
+                 "--out", str(out / "stats.json")]) == 0
+    for variant in ("fed-u", "fed-c"):
+        assert main(["train", *common, "--data", train_data, "--variant", variant,
+                     "--stats", str(out / "stats.json"), "--iters", "6", "--blocks", "2",
+                     "--crop", "32x64", "--scales", "0.5,1", "--out", str(out / variant),
+                     "--cache-dir", str(out / "cache")]) == 0
+    return out, common
+
+
+def test_train_writes_safetensors_and_sidecar(trained):
+    out, _ = trained
+    sidecar = json.loads((out / "fed-c" / "fed.json").read_text())
+    assert (out / "fed-c" / "fed.safetensors").is_file()
+    assert sidecar["config"]["variant"] == "fed-c"
+    assert sidecar["backbone"]["name"] == "erfnet"
+    assert len(sidecar["statistics"]["mean"]) == 19
+    assert sidecar["training"]["options"]["iters"] == 6
+
+
+def test_train_resumes_from_its_snapshot(trained, tiny_data):
+    out, common = trained
+    argv = ["train", *common, "--data", f"cityscapes:{tiny_data['cityscapes']}:train",
+            "--variant", "fed-u", "--stats", str(out / "stats.json"), "--iters", "8",
+            "--blocks", "2", "--crop", "32x64", "--scales", "0.5,1", "--out", str(out / "fed-u"),
+            "--cache-dir", str(out / "cache")]
+    assert main(argv) == 0
+    sidecar = json.loads((out / "fed-u" / "fed.json").read_text())
+    assert sidecar["training"]["options"]["iters"] == 8
+
+
+def test_eval_writes_json_table_and_plots(trained, tiny_data, capsys):
+    out, common = trained
+    report = out / "eval.json"
+    assert main(["eval", *common, "--fed", f"fedu={out / 'fed-u'}",
+                 "--fed", f"fedc={out / 'fed-c'}",
+                 "--data", f"toy=anomaly:{tiny_data['anomaly']}",
+                 "--data", f"val=cityscapes:{tiny_data['cityscapes']}:val",
+                 "--scores", "msp,msp20,maxlogit,energy,entropy,sml,mcdropout,fed",
+                 "--boundary-smoothing", "--open-threshold", "msp=0.5",
+                 "--json", str(report), "--plots", str(out / "plots")]) == 0
+    results = json.loads(report.read_text())["datasets"]
+    assert set(results) == {"toy", "val"}
+    for name in ("msp", "fedu", "fedc", "sml+bs", "mcdropout"):
+        assert set(results["toy"][name]) >= {"ap", "auroc", "fpr95"}
+        assert 0 <= results["toy"][name]["ap"] <= 100
+    assert 0 <= results["val"]["miou"] <= 100
+    assert "open_miou" in results["val"]["msp"]
+    assert results["toy"]["skipped_without_anomaly"] == 1
+    assert "| msp |" in capsys.readouterr().out
+    assert (out / "plots" / "toy_pr.png").is_file()
+
+
+def test_missing_weights_give_one_clear_line(tiny_data, tmp_path, capsys):
+    code = main(["estimate-stats", "--backbone", "erfnet", "--weights", str(tmp_path / "no.pth"),
+                 "--data", f"cityscapes:{tiny_data['cityscapes']}:train",
+                 "--out", str(tmp_path / "s.json")])
+    assert code == 2
+    assert capsys.readouterr().err.strip().startswith("flowenedet: error: weights file not found")
+
+
+def test_bad_data_spec_is_rejected(tiny_data, capsys):
+    code = main(["eval", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]),
+                 "--data", "nonsense:/nowhere", "--scores", "msp"])
+    assert code == 2
+    assert "expected [NAME=]KIND:DIR" in capsys.readouterr().err
+
+
+def test_fed_score_without_checkpoint_is_rejected(tiny_data, capsys):
+    code = main(["eval", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]),
+                 "--size", "64x128", "--data", f"anomaly:{tiny_data['anomaly']}",
+                 "--scores", "msp,fed"])
+    assert code == 2
+    assert "needs --fed" in capsys.readouterr().err
+
+
+def test_anomaly_folder_reads_two_as_anomaly(tiny_data, tmp_path):
+    import numpy as np
+    from conftest import write_png
+
+    write_png(tmp_path / "images" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    write_png(tmp_path / "labels_masks" / "a.png", np.full((8, 8), 2, np.uint8))
+    assert AnomalyFolder("x", tmp_path)[0].label.max() == 1
