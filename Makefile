@@ -19,7 +19,7 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check flowenedet_core flowenedet_ros test launch setup.py
+	$(BIN)/ruff check flowenedet_core flowenedet_ros test setup.py
 
 test: venv lint
 	$(BIN)/python -m pytest -q

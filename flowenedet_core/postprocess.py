@@ -2,9 +2,10 @@
 
 Scores peak along every class boundary of the prediction, where a wrong class is expected and no
 anomaly is. Boundary suppression (Jung et al., ICCV 2021) replaces scores within `width` pixels of a
-predicted boundary by the mean of their non-boundary 3x3 neighbours, in `iterations` passes of
-shrinking width, so values flow in from the regions' interiors. A dilated Gaussian (7x7, sigma 1,
-dilation 6) then smooths the map, suppressing isolated peaks.
+predicted boundary by the mean of their non-boundary 3x3 neighbours, peeling the band one pixel per
+pass from its outer edge down to the boundary itself, so values flow in from the regions' interiors
+(SML stops one pass early and leaves the boundary pixels; here they are replaced too). A dilated
+Gaussian (7x7, sigma 1, dilation 6) then smooths the map, suppressing isolated peaks.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class BoundarySmoothingConfig:
-    width: int = 4  # boundary half-width in pixels at the first pass
-    iterations: int = 4  # passes; the width shrinks by width / iterations each pass
+    width: int = 4  # half-width in pixels of the band around predicted boundaries
     kernel_size: int = 7  # Gaussian kernel of the dilated smoothing
     sigma: float = 1.0
     dilation: int = 6
@@ -47,9 +47,9 @@ def suppress_boundaries(scores: torch.Tensor, prediction: torch.Tensor,
     out = scores.unsqueeze(1).float()
     boundaries = prediction_boundaries(prediction).float()
     ones = torch.ones(1, 1, 3, 3, device=out.device)
-    step = max(config.width // max(config.iterations, 1), 1)
-    for width in range(config.width, 0, -step)[:config.iterations]:
+    for width in range(config.width, -1, -1):
         expanded = F.max_pool2d(boundaries, 2 * width + 1, stride=1, padding=width)
+        # Pixels of the band with a non-band 3x3 neighbour take those neighbours' mean.
         keep = 1 - expanded
         total = F.conv2d(F.pad(out * keep, (1, 1, 1, 1), mode="replicate"), ones)
         count = F.conv2d(F.pad(keep, (1, 1, 1, 1), mode="replicate"), ones)

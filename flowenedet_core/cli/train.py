@@ -60,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the flow runs at input size / stride (default 4)")
     parser.add_argument("--raw-logits", action="store_true",
                         help="feed raw logits to the energy (no SML standardisation)")
+    parser.add_argument("--void", choices=["positive", "ignore"], default="positive",
+                        help="void pixels as misclassified (m* = 1, METHOD.md) or ignored")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE / "train-cache",
                         help="where cached backbone outputs live (shared between runs)")
     parser.add_argument("--restart", action="store_true",
@@ -98,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
             entries = build_cache(loaded.model, dataset, statistics, spec, args.cache_dir,
                                   progress=False)
     options = TrainOptions(iters=args.iters, lr=args.lr, batch_size=args.batch_size,
-                           crop_size=args.crop, seed=args.seed)
+                           crop_size=args.crop, seed=args.seed,
+                           void_positive=args.void == "positive")
     trainer = Trainer(config, statistics, loaded.info, entries, options, args.out, args.device)
     if not args.restart:
         trainer.resume()

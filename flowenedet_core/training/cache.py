@@ -2,7 +2,8 @@
 
 FED only sees the logits through its energy input z and the features through their channel-group
 means a, so one cache entry per (frame, scale) holds z and a on the flow grid plus the training
-target m* = [argmax != label or label void] at the scaled image's resolution. Random crops and flips
+the pixel outcome (correct / misclassified / void) at the scaled image's resolution, from which the
+trainer derives m* (void as positive or ignored). Random crops and flips
 are then taken from these maps (flipping the maps stands in for flipping the input image; the
 backbone is nearly flip-equivariant). The cache key covers the backbone weights, the statistics,
 the flow grid, the scales and the file list, so a stale cache is never reused.
@@ -29,6 +30,8 @@ from ..fed.detector import condition_on_grid, energy_on_grid
 from ..fed.statistics import SMLStatistics
 
 LOGGER = logging.getLogger(__name__)
+CACHE_FORMAT = 2  # bump when the stored maps change meaning
+CORRECT, MISCLASSIFIED, VOID = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class CacheSpec:
     standardize: bool
 
     def key(self, dataset: LabelledFolder, statistics: SMLStatistics) -> str:
-        payload = json.dumps({"spec": self.__dict__, "stats": statistics.to_dict(),
+        payload = json.dumps({"format": CACHE_FORMAT, "spec": self.__dict__,
+                              "stats": statistics.to_dict(),
                               "files": [str(p) for pair in dataset.pairs for p in pair]},
                              sort_keys=True, default=list)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -54,7 +58,7 @@ class CacheSpec:
 class CacheEntry:
     z: torch.Tensor  # (2, h, w) float32 energy input
     condition: torch.Tensor | None  # (P, h, w) float16
-    target: torch.Tensor  # (H, W) uint8: 1 = misclassified or void, 0 = correct
+    target: torch.Tensor  # (H, W) uint8 outcome: CORRECT, MISCLASSIFIED or VOID
 
 
 def scaled_size(size: tuple[int, int], scale: float, multiple: int) -> tuple[int, int]:
@@ -80,8 +84,9 @@ def compute_entry(backbone: Backbone, image: np.ndarray, label: np.ndarray,
     if tuple(logits.shape[-2:]) != size:
         logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
     prediction = logits[0].argmax(0).cpu().numpy()
-    target = (prediction != label) | (label == IGNORE_INDEX)
-    return CacheEntry(z, condition, torch.from_numpy(target.astype(np.uint8)))
+    outcome = np.where(label == IGNORE_INDEX, VOID,
+                       np.where(prediction != label, MISCLASSIFIED, CORRECT)).astype(np.uint8)
+    return CacheEntry(z, condition, torch.from_numpy(outcome))
 
 
 def build_cache(backbone: Backbone, dataset: LabelledFolder, statistics: SMLStatistics,

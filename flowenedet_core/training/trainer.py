@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ..checkpoint import BackboneInfo, DetectorCheckpoint, save_checkpoint
+from ..cityscapes_classes import IGNORE_INDEX
 from ..fed.detector import FEDConfig, FlowEneDet
 from ..fed.statistics import SMLStatistics
-from .cache import CacheEntry
+from .cache import MISCLASSIFIED, VOID, CacheEntry
 from .schedule import StepSchedule
 
 LOGGER = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class TrainOptions:
     flip: bool = True  # random horizontal flip
     seed: int = 0
     save_every: int = 250  # iterations between resumable snapshots
+    void_positive: bool = True  # void pixels count as m* = 1 (METHOD.md); False: ignored
 
 
 @dataclass
@@ -43,8 +45,14 @@ class Crop:
     target: torch.Tensor  # (1, H, W) int64
 
 
+def training_target(outcome: torch.Tensor, void_positive: bool) -> torch.Tensor:
+    """Cached pixel outcomes -> m* (int64): 1 misclassified, 0 correct; void -> 1 or ignored."""
+    target = (outcome == MISCLASSIFIED).long()
+    return torch.where(outcome == VOID, 1 if void_positive else IGNORE_INDEX, target)
+
+
 def random_crop(entry: CacheEntry, crop_size: tuple[int, int], stride: int, flip: bool,
-                generator: torch.Generator) -> Crop:
+                generator: torch.Generator, void_positive: bool = True) -> Crop:
     """A crop aligned to the flow grid, so the target crop matches the flow maps exactly."""
     grid_h, grid_w = entry.z.shape[-2:]
     crop_h, crop_w = min(crop_size[0] // stride, grid_h), min(crop_size[1] // stride, grid_w)
@@ -56,8 +64,9 @@ def random_crop(entry: CacheEntry, crop_size: tuple[int, int], stride: int, flip
         condition = entry.condition[:, top:top + crop_h, left:left + crop_w].float()
     scale_h = entry.target.shape[0] // grid_h
     scale_w = entry.target.shape[1] // grid_w
-    target = entry.target[top * scale_h:(top + crop_h) * scale_h,
-                          left * scale_w:(left + crop_w) * scale_w].long()
+    target = training_target(entry.target[top * scale_h:(top + crop_h) * scale_h,
+                                          left * scale_w:(left + crop_w) * scale_w],
+                             void_positive)
     if flip and bool(torch.rand((), generator=generator) < 0.5):
         z, target = z.flip(-1), target.flip(-1)
         condition = None if condition is None else condition.flip(-1)
@@ -70,7 +79,7 @@ def crop_loss(model: torch.nn.Module, crop: Crop, device: torch.device) -> torch
     logits = model(crop.z.to(device), condition)
     logits = F.interpolate(logits, size=crop.target.shape[-2:], mode="bilinear",
                            align_corners=False)
-    return F.cross_entropy(logits, crop.target.to(device))
+    return F.cross_entropy(logits, crop.target.to(device), ignore_index=IGNORE_INDEX)
 
 
 def distributed_context() -> tuple[int, int]:
@@ -106,7 +115,7 @@ class Trainer:
     def sample(self) -> Crop:
         index = int(torch.randint(0, len(self.entries), (1,), generator=self.generator))
         return random_crop(self.entries[index], self.options.crop_size, self.stride,
-                           self.options.flip, self.generator)
+                           self.options.flip, self.generator, self.options.void_positive)
 
     def state_path(self) -> Path:
         return self.out_dir / STATE_FILE
