@@ -2,8 +2,9 @@
 
 Outputs 20 channels: Cityscapes train ids 0..18 and a void channel (19) that was trained with
 weight 0; `class_names` lists the 19 real classes and scores drop the void channel by default.
-Features for FED-C: the 64-channel decoder activations at 1/4 resolution (FED runs there);
-the classifier input (for MC-dropout) is the 16-channel map at 1/2 resolution.
+Features for FED-C: by default the classifier's input, as METHOD.md defines them (the 16-channel
+map at 1/2 resolution that `output_conv` turns into logits); `feature_layer="decoder64"` gives
+the 64-channel decoder activations at 1/4 instead.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..cityscapes_classes import CITYSCAPES_CLASSES
+from ..errors import ConfigError
 from .base import Backbone, BackboneOutput, Preprocessing, freeze
 from .weights import load_into, read_state_dict
 
 BN_EPS = 1e-3
+FEATURE_LAYERS = ("classifier_input", "decoder64")
 
 
 class DownsamplerBlock(nn.Module):
@@ -112,8 +115,13 @@ class ERFNet(Backbone):
 
     def __init__(self, num_outputs: int = 20,
                  class_names: tuple[str, ...] = CITYSCAPES_CLASSES,
-                 input_size: tuple[int, int] = (512, 1024)) -> None:
+                 input_size: tuple[int, int] = (512, 1024),
+                 feature_layer: str = "classifier_input") -> None:
         super().__init__()
+        if feature_layer not in FEATURE_LAYERS:
+            raise ConfigError(f"ERFNet feature_layer {feature_layer!r} is not one of "
+                              f"{', '.join(FEATURE_LAYERS)}")
+        self.feature_layer = feature_layer
         self.class_names = tuple(class_names)
         self.preprocessing = Preprocessing(input_size=input_size)
         self.encoder = Encoder(num_outputs)
@@ -121,7 +129,9 @@ class ERFNet(Backbone):
 
     def forward(self, x: torch.Tensor) -> BackboneOutput:
         quarter, half = self.decoder(self.encoder(x))
-        return BackboneOutput(logits=self.classify(half), features=quarter, classifier_input=half)
+        features = half if self.feature_layer == "classifier_input" else quarter
+        return BackboneOutput(logits=self.classify(half), features=features,
+                              classifier_input=half)
 
     def classify(self, classifier_input: torch.Tensor) -> torch.Tensor:
         return self.decoder.output_conv(classifier_input)

@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="resize ratios of the input size sampled in training")
     parser.add_argument("--blocks", type=int, default=fed.num_blocks, help="coupling blocks L")
     parser.add_argument("--kernel-size", type=int, default=fed.kernel_size, help="subnet K")
-    parser.add_argument("--groups", type=int, default=fed.condition_groups,
-                        help="condition channel groups P (FED-C)")
+    parser.add_argument("--groups", type=int, default=None,
+                        help=f"condition channel groups P (FED-C; default {fed.condition_groups}, "
+                             "or the feature channels when fewer)")
     parser.add_argument("--covariance", choices=["full", "diagonal"], default="full")
     parser.add_argument("--flow-stride", type=int, default=fed.flow_stride,
                         help="the flow runs at input size / stride (default 4)")
@@ -75,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = load_backbone(args)
     dataset = parse_data_spec(args.data)
+    if args.groups is None:
+        args.groups = min(FEDConfig().condition_groups, loaded.info.feature_channels)
     config = FEDConfig(variant=args.variant, num_blocks=args.blocks, kernel_size=args.kernel_size,
                        condition_groups=args.groups,
                        full_covariance=args.covariance == "full", flow_stride=args.flow_stride,
@@ -89,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if config.variant == "fed-c" and not groups:
         raise ConfigError(f"--groups {args.groups} does not divide the "
                           f"{loaded.info.feature_channels} feature channels of {args.backbone}")
-    spec = CacheSpec(loaded.info.name, loaded.info.weights_sha256, loaded.input_size,
+    spec = CacheSpec(loaded.info.name, loaded.info.weights_sha256,
+                     loaded.info.feature_channels, loaded.input_size,
                      args.scales, config.flow_stride, groups, config.standardize)
     rank, world_size = distributed_context()
     if rank == 0:

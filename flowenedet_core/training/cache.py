@@ -40,6 +40,7 @@ class CacheSpec:
 
     backbone: str
     weights_sha256: str | None
+    feature_channels: int  # tells the backbone's feature layers apart
     input_size: tuple[int, int]  # scale 1.0
     scales: tuple[float, ...]
     flow_stride: int

@@ -16,11 +16,17 @@ def test_erfnet_loads_weights_saved_with_a_ddp_prefix(tiny_data):
     assert not any(p.requires_grad for p in model.parameters()) and not model.training
 
 
-def test_erfnet_outputs_logits_quarter_features_and_classifier_input():
+def test_erfnet_features_are_the_classifier_input_by_default():
     output = ERFNet().eval()(torch.zeros(1, 3, 64, 128))
     assert output.logits.shape == (1, 20, 64, 128)
+    assert output.features.shape == output.classifier_input.shape == (1, 16, 32, 64)
+
+
+def test_erfnet_can_expose_the_quarter_resolution_decoder_features():
+    output = ERFNet(feature_layer="decoder64").eval()(torch.zeros(1, 3, 64, 128))
     assert output.features.shape == (1, 64, 16, 32)
-    assert output.classifier_input.shape == (1, 16, 32, 64)
+    with pytest.raises(ConfigError, match="feature_layer 'encoder'"):
+        ERFNet(feature_layer="encoder")
 
 
 def test_erfnet_reports_missing_keys(tmp_path):

@@ -1,0 +1,35 @@
+import torch
+
+from flowenedet_core.cityscapes_classes import IGNORE_INDEX
+from flowenedet_core.training.cache import CORRECT, MISCLASSIFIED, VOID, CacheEntry
+from flowenedet_core.training.trainer import random_crop, training_target
+
+
+def test_void_pixels_are_positive_or_ignored():
+    outcome = torch.tensor([CORRECT, MISCLASSIFIED, VOID], dtype=torch.uint8)
+    assert training_target(outcome, void_positive=True).tolist() == [0, 1, 1]
+    assert training_target(outcome, void_positive=False).tolist() == [0, 1, IGNORE_INDEX]
+
+
+def test_random_crop_keeps_flow_grid_and_target_aligned():
+    grid = torch.arange(8 * 16, dtype=torch.float32).view(1, 8, 16).repeat(2, 1, 1)
+    target = torch.zeros(32, 64, dtype=torch.uint8)
+    target[12:16, 20:24] = MISCLASSIFIED  # exactly grid cell (3, 5) at stride 4
+    entry = CacheEntry(z=grid, condition=grid[:1].half(), target=target)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        crop = random_crop(entry, (16, 32), stride=4, flip=True, generator=generator)
+        assert crop.z.shape == (1, 2, 4, 8) and crop.target.shape == (1, 16, 32)
+        assert crop.condition.shape == (1, 1, 4, 8)
+        cells = (crop.z[0, 0] == 3 * 16 + 5).nonzero()
+        if len(cells):
+            row, column = cells[0].tolist()
+            assert crop.target[0, 4 * row:4 * row + 4, 4 * column:4 * column + 4].all()
+        else:
+            assert not crop.target.any()
+
+
+def test_crop_larger_than_entry_takes_the_whole_map():
+    entry = CacheEntry(torch.zeros(2, 4, 4), None, torch.zeros(16, 16, dtype=torch.uint8))
+    crop = random_crop(entry, (512, 1024), 4, False, torch.Generator().manual_seed(0))
+    assert crop.z.shape == (1, 2, 4, 4) and crop.condition is None
