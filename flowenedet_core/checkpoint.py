@@ -86,14 +86,19 @@ def load_checkpoint(directory: str | Path) -> DetectorCheckpoint:
     return DetectorCheckpoint(detector.eval(), info, sidecar.get("training", {}))
 
 
-def check_pairing(checkpoint: DetectorCheckpoint, backbone_name: str, num_classes: int,
-                  weights_sha256: str | None) -> None:
+def check_pairing(checkpoint: DetectorCheckpoint, backbone: BackboneInfo) -> None:
     """Refuse a detector trained for another model; warn when only the weights file differs."""
     info = checkpoint.backbone
-    if info.name != backbone_name or len(info.class_names) != num_classes:
+    if info.name != backbone.name or len(info.class_names) != len(backbone.class_names):
         raise CheckpointError(f"the FED checkpoint was trained for {info.name} with "
-                              f"{len(info.class_names)} classes, not {backbone_name} with "
-                              f"{num_classes}")
+                              f"{len(info.class_names)} classes, not {backbone.name} with "
+                              f"{len(backbone.class_names)}")
+    if (checkpoint.detector.config.variant == "fed-c"
+            and info.feature_channels != backbone.feature_channels):
+        raise CheckpointError(f"the FED-C checkpoint was trained on {info.feature_channels}-"
+                              f"channel features, but {backbone.name} gives "
+                              f"{backbone.feature_channels}: use the same feature layer")
+    weights_sha256 = backbone.weights_sha256
     if info.weights_sha256 and weights_sha256 and info.weights_sha256 != weights_sha256:
         LOGGER.warning("backbone weights differ from the ones FED was trained on "
                        "(sha256 %s... vs %s...): retrain FED for these weights",

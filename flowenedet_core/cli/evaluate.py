@@ -56,11 +56,10 @@ def resolve_requested_scores(args: argparse.Namespace, loaded, statistics) -> li
     if "fed" in names:
         if not args.fed:
             raise ConfigError("score 'fed' needs --fed CKPT_DIR")
-        sha = loaded.info.weights_sha256
         for item in args.fed:
             name, _, directory = item.rpartition("=") if "=" in item else ("fed", "", item)
             checkpoint = load_checkpoint(directory)
-            check_pairing(checkpoint, loaded.info.name, loaded.model.num_classes, sha)
+            check_pairing(checkpoint, loaded.info)
             scores.append(fed_score(name, checkpoint.detector.to(args.device)))
     if any(score.needs_statistics for score in scores) and statistics is None:
         raise ConfigError("score 'sml' needs --stats STATS.json or a --fed checkpoint")

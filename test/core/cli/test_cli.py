@@ -96,3 +96,19 @@ def test_anomaly_folder_reads_two_as_anomaly(tiny_data, tmp_path):
     write_png(tmp_path / "images" / "a.png", np.zeros((8, 8, 3), np.uint8))
     write_png(tmp_path / "labels_masks" / "a.png", np.full((8, 8), 2, np.uint8))
     assert AnomalyFolder("x", tmp_path)[0].label.max() == 1
+
+
+def test_fed_c_trained_on_other_features_is_refused(trained, tiny_data, capsys):
+    out, common = trained
+    sidecar_path = out / "fed-c" / "fed.json"
+    original = sidecar_path.read_text()
+    sidecar = json.loads(original)
+    sidecar["backbone"]["feature_channels"] = 64
+    sidecar_path.write_text(json.dumps(sidecar))
+    try:
+        code = main(["eval", *common, "--fed", str(out / "fed-c"), "--scores", "fed",
+                     "--data", f"anomaly:{tiny_data['anomaly']}"])
+    finally:
+        sidecar_path.write_text(original)
+    assert code == 2
+    assert "trained on 64-channel features" in capsys.readouterr().err
