@@ -74,12 +74,17 @@ def random_crop(entry: CacheEntry, crop_size: tuple[int, int], stride: int, flip
 
 
 def crop_loss(model: torch.nn.Module, crop: Crop, device: torch.device) -> torch.Tensor:
-    """Pixel cross-entropy of the two FED logits, upsampled bilinearly to label resolution."""
+    """Pixel cross-entropy of the two FED logits, upsampled bilinearly to label resolution.
+
+    Averaged over the crop's non-ignored pixels; a crop with none (all void, void ignored)
+    contributes zero instead of NaN."""
     condition = None if crop.condition is None else crop.condition.to(device)
     logits = model(crop.z.to(device), condition)
     logits = F.interpolate(logits, size=crop.target.shape[-2:], mode="bilinear",
                            align_corners=False)
-    return F.cross_entropy(logits, crop.target.to(device), ignore_index=IGNORE_INDEX)
+    target = crop.target.to(device)
+    total = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum")
+    return total / (target != IGNORE_INDEX).sum().clamp_min(1)
 
 
 def distributed_context() -> tuple[int, int]:

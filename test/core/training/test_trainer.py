@@ -33,3 +33,15 @@ def test_crop_larger_than_entry_takes_the_whole_map():
     entry = CacheEntry(torch.zeros(2, 4, 4), None, torch.zeros(16, 16, dtype=torch.uint8))
     crop = random_crop(entry, (512, 1024), 4, False, torch.Generator().manual_seed(0))
     assert crop.z.shape == (1, 2, 4, 4) and crop.condition is None
+
+
+def test_crop_of_only_ignored_pixels_has_zero_loss_not_nan():
+    from flowenedet_core.fed import FEDConfig, FlowEneDet, SMLStatistics
+    from flowenedet_core.training.trainer import Crop, crop_loss
+
+    statistics = SMLStatistics(("a", "b"), (0.0, 0.0), (1.0, 1.0), (1, 1))
+    model = FlowEneDet(FEDConfig(num_blocks=1, flow_stride=1), statistics)
+    crop = Crop(torch.randn(1, 2, 4, 4), None, torch.full((1, 4, 4), IGNORE_INDEX))
+    loss = crop_loss(model, crop, torch.device("cpu"))
+    assert loss.item() == 0.0
+    loss.backward()
