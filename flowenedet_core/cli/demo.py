@@ -14,6 +14,7 @@ from ..errors import DataError
 from . import estimate_stats, evaluate
 
 ANOMALY_SETS = ("RoadAnomaly21", "FS_Static")
+DETECTORS = ("fed-u", "fed-c")  # checkpoint folders under --runs, as the README trains them
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     data = [f"{name}=anomaly:{root / 'anomaly' / name}" for name in ANOMALY_SETS
             if (root / "anomaly" / name).is_dir()]
     data.append(f"cityscapes-val=cityscapes:{root / 'cityscapes'}:val")
-    feds = [f"{d.name}={d}" for d in sorted(runs.glob("fed-*")) if (d / "fed.json").is_file()]
+    feds = [f"{name}={runs / name}" for name in DETECTORS if (runs / name / "fed.json").is_file()]
     scores = "msp,maxlogit,energy,entropy,sml" + (",fed" if feds else "")
     argv = ["eval", *common, "--stats", str(stats), "--scores", scores,
             "--json", str(runs / "demo_eval.json"), "--plots", str(runs / "plots")]
