@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .evaluator import DatasetResult
+from .evaluator import SMOOTHED_SUFFIX, DatasetResult
 
 
 def results_to_json(results: list[DatasetResult], meta: dict | None = None) -> dict:
@@ -74,10 +74,14 @@ def save_plots(results: list[DatasetResult], directory: str | Path) -> list[Path
             "pr": ("recall", "precision", "recall", "precision"),
         }.items():
             figure, axis = plt.subplots(figsize=(5, 4.5))
+            bases = list(dict.fromkeys(n.removesuffix(SMOOTHED_SUFFIX) for n in result.curves))
             for name, curve in result.curves.items():
                 metric = result.metrics[name]
                 value = metric.auroc if kind == "roc" else metric.ap
-                axis.plot(curve[x_key], curve[y_key], label=f"{name} ({value:.1f})")
+                base = name.removesuffix(SMOOTHED_SUFFIX)
+                axis.plot(curve[x_key], curve[y_key], label=f"{name} ({value:.1f})",
+                          color=plt.cm.tab10(bases.index(base) % 10),
+                          linestyle="--" if name != base else "-")
             axis.set(xlabel=x_label, ylabel=y_label, xlim=(0, 1), ylim=(0, 1.02),
                      title=f"{result.name} - {kind.upper()}")
             axis.legend(fontsize=7)
