@@ -5,15 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..backbones.weights import file_sha256
-from ..checkpoint import check_pairing, load_checkpoint
+from ..checkpoint import DetectorCheckpoint, check_pairing, load_checkpoint
 from ..data.spec import parse_data_spec
 from ..errors import ConfigError
 from ..evaluation.evaluator import EvalOptions, evaluate
 from ..evaluation.report import markdown_table, save_plots, write_json
 from ..fed.statistics import SMLStatistics
 from ..scores import SCORES, Score, fed_score, resolve_scores
-from .common import LOGGER, add_backbone_arguments, load_backbone
+from .common import LOGGER, LoadedBackbone, add_backbone_arguments, load_backbone
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -50,17 +49,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def resolve_requested_scores(args: argparse.Namespace, loaded, statistics) -> list[Score]:
-    names = [n.strip() for n in args.scores.split(",") if n.strip()]
+def load_detectors(args: argparse.Namespace, loaded: LoadedBackbone
+                   ) -> list[tuple[str, DetectorCheckpoint]]:
+    """`--fed DIR` or `--fed NAME=DIR` (repeatable) -> named checkpoints, checked for pairing."""
+    detectors = []
+    for item in args.fed:
+        name, _, directory = item.rpartition("=") if "=" in item else ("fed", "", item)
+        checkpoint = load_checkpoint(directory)
+        check_pairing(checkpoint, loaded.info)
+        checkpoint.detector.to(args.device)
+        detectors.append((name, checkpoint))
+    return detectors
+
+
+def resolve_requested_scores(names: str, detectors: list[tuple[str, DetectorCheckpoint]],
+                             statistics: SMLStatistics | None) -> list[Score]:
+    """Registry scores, with `fed` expanded into one score per detector."""
+    names = [n.strip() for n in names.split(",") if n.strip()]
     scores = resolve_scores([n for n in names if n != "fed"])
     if "fed" in names:
-        if not args.fed:
+        if not detectors:
             raise ConfigError("score 'fed' needs --fed CKPT_DIR")
-        for item in args.fed:
-            name, _, directory = item.rpartition("=") if "=" in item else ("fed", "", item)
-            checkpoint = load_checkpoint(directory)
-            check_pairing(checkpoint, loaded.info)
-            scores.append(fed_score(name, checkpoint.detector.to(args.device)))
+        scores += [fed_score(name, checkpoint.detector) for name, checkpoint in detectors]
     if any(score.needs_statistics for score in scores) and statistics is None:
         raise ConfigError("score 'sml' needs --stats STATS.json or a --fed checkpoint")
     return scores
@@ -69,20 +79,18 @@ def resolve_requested_scores(args: argparse.Namespace, loaded, statistics) -> li
 def run(args: argparse.Namespace) -> int:
     loaded = load_backbone(args)
     datasets = [parse_data_spec(spec) for spec in args.data]
+    detectors = load_detectors(args, loaded)
     statistics = SMLStatistics.load(args.stats) if args.stats else None
-    if statistics is None and args.fed:
-        item = args.fed[0]
-        statistics = load_checkpoint(item.rpartition("=")[2] if "=" in item else item
-                                     ).detector.statistics
-    scores = resolve_requested_scores(args, loaded, statistics)
+    if statistics is None and detectors:
+        statistics = detectors[0][1].detector.statistics
+    scores = resolve_requested_scores(args.scores, detectors, statistics)
     options = EvalOptions(input_size=loaded.input_size,
                           boundary_smoothing=args.boundary_smoothing,
                           open_thresholds={k: float(v) for k, v in args.open_threshold},
                           mc_samples=args.mc_samples)
     results = evaluate(loaded.model, datasets, scores, statistics, options=options)
     print(markdown_table(results))
-    meta = {"backbone": args.backbone, "weights_sha256": loaded.info.weights_sha256
-            or (file_sha256(args.weights) if args.weights.is_file() else None),
+    meta = {"backbone": args.backbone, "weights_sha256": loaded.info.weights_sha256,
             "input_size": list(loaded.input_size), "scores": [s.name for s in scores],
             "fed": args.fed, "data": args.data}
     if args.json:
@@ -92,5 +100,3 @@ def run(args: argparse.Namespace) -> int:
         for path in save_plots(results, args.plots):
             LOGGER.info("wrote %s", path)
     return 0
-
-

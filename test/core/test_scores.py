@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from flowenedet_core.backbones.base import BackboneOutput
+from flowenedet_core.backbones.base import BackboneOutput, freeze
 from flowenedet_core.backbones.erfnet import ERFNet
 from flowenedet_core.errors import ConfigError
 from flowenedet_core.fed import SMLStatistics
@@ -11,7 +11,7 @@ from flowenedet_core.scores import SCORES, ScoreInputs, resolve_scores
 
 
 def inputs_for(logits: torch.Tensor, statistics=None) -> ScoreInputs:
-    backbone = ERFNet().eval()
+    backbone = freeze(ERFNet())
     output = backbone(torch.zeros(1, 3, 16, 32))
     return ScoreInputs(logits=logits, num_classes=19, output=output, backbone=backbone,
                        input_size=(16, 32), statistics=statistics, mc_samples=3)

@@ -1,0 +1,1 @@
+"""The `flowenedet` command line: one module per subcommand, `main` dispatches."""
