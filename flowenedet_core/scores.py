@@ -1,5 +1,8 @@
 """Per-pixel uncertainty scores, one function each, all with the same signature.
 
+FED scores are bound to a trained detector with `fed_score(name, detector)`; the others live in
+the `SCORES` registry.
+
 Every score maps a `ScoreInputs` to a (B, H, W) tensor where higher means "less trustworthy"
 (anomaly or misclassification). Scores come from the `SCORES` registry, never from string tests.
 """
@@ -29,7 +32,6 @@ class ScoreInputs:
     backbone: Backbone
     input_size: tuple[int, int]  # (height, width) the backbone ran at
     statistics: SMLStatistics | None = None
-    fed: FlowEneDet | None = None
     mc_samples: int = 8
     mc_dropout: float = 0.2
 
@@ -56,7 +58,6 @@ class Score:
     function: ScoreFunction
     description: str
     needs_statistics: bool = False
-    needs_fed: bool = False
 
 
 def msp(inputs: ScoreInputs) -> torch.Tensor:
@@ -96,8 +97,7 @@ def mc_dropout_entropy(inputs: ScoreInputs) -> torch.Tensor:
     return -(mean_probs * torch.log(mean_probs.clamp_min(1e-12))).sum(1)
 
 
-def fed_probability(inputs: ScoreInputs, detector: FlowEneDet | None = None) -> torch.Tensor:
-    detector = detector or inputs.fed
+def fed_probability(inputs: ScoreInputs, detector: FlowEneDet) -> torch.Tensor:
     probability = detector.score(inputs.output.logits, inputs.output.features, inputs.input_size)
     return inputs.upsample(probability)
 
@@ -117,7 +117,6 @@ SCORES: dict[str, Score] = {score.name: score for score in (
     Score("sml", standardized_max_logit, "negative standardized max logit",
           needs_statistics=True),
     Score("mcdropout", mc_dropout_entropy, "entropy of the MC-dropout mean softmax"),
-    Score("fed", fed_probability, "FlowEneDet p(m = 1 | z, a)", needs_fed=True),
 )}
 
 

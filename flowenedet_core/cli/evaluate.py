@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stats", type=Path, default=None,
                         help="SML statistics JSON for `sml` (default: the FED checkpoint's)")
     parser.add_argument("--scores", default="msp,maxlogit,energy,entropy,sml,fed",
-                        help=f"comma-separated, from: {', '.join(SCORES)}")
+                        help=f"comma-separated, from: {', '.join(SCORES)}, fed (one per --fed)")
     parser.add_argument("--boundary-smoothing", action="store_true",
                         help="also report every score after SML boundary suppression + "
                              "dilated smoothing (suffix +bs)")

@@ -19,7 +19,6 @@ from tqdm import tqdm
 from ..backbones.base import Backbone
 from ..data.datasets import LabelledFolder
 from ..data.transforms import resize_label
-from ..fed.detector import FlowEneDet
 from ..fed.statistics import SMLStatistics
 from ..metrics.ranking import DEFAULT_BITS, RankingAccumulator, RankingMetrics
 from ..metrics.segmentation import ConfusionMatrix, open_set_maps
@@ -116,7 +115,7 @@ def score_maps(scores: list[Score], inputs: ScoreInputs, prediction: torch.Tenso
 
 @torch.no_grad()
 def evaluate(backbone: Backbone, datasets: list[LabelledFolder], scores: list[Score],
-             statistics: SMLStatistics | None = None, fed: FlowEneDet | None = None,
+             statistics: SMLStatistics | None = None,
              options: EvalOptions = EvalOptions(), progress: bool = True
              ) -> list[DatasetResult]:
     input_size = options.input_size or backbone.preprocessing.input_size
@@ -142,7 +141,7 @@ def evaluate(backbone: Backbone, datasets: list[LabelledFolder], scores: list[Sc
             prediction = logits[:, :backbone.num_classes].argmax(1)
             inputs = ScoreInputs(logits=logits, num_classes=backbone.num_classes, output=output,
                                  backbone=backbone, input_size=input_size,
-                                 statistics=statistics, fed=fed, mc_samples=options.mc_samples)
+                                 statistics=statistics, mc_samples=options.mc_samples)
             maps = score_maps(scores, inputs, prediction, options.boundary_smoothing)
             prediction_np = prediction[0].cpu().numpy()
             valid = label != 255

@@ -75,10 +75,6 @@ class RankingAccumulator:
         self.positive += np.bincount(keys[is_positive], minlength=size)
         self.negative += np.bincount(keys[~is_positive], minlength=size)
 
-    def merge(self, other: RankingAccumulator) -> None:
-        self.positive += other.positive
-        self.negative += other.negative
-
     def _descending(self) -> tuple[np.ndarray, np.ndarray]:
         occupied = np.flatnonzero((self.positive + self.negative) > 0)[::-1]
         positive, negative = self.positive[occupied], self.negative[occupied]
