@@ -76,10 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = load_backbone(args)
     dataset = parse_data_spec(args.data)
-    if args.groups is None:
-        args.groups = min(FEDConfig().condition_groups, loaded.info.feature_channels)
+    channels = loaded.info.feature_channels
+    groups = args.groups if args.groups is not None else min(FEDConfig.condition_groups, channels)
     config = FEDConfig(variant=args.variant, num_blocks=args.blocks, kernel_size=args.kernel_size,
-                       condition_groups=args.groups,
+                       condition_groups=groups,
                        full_covariance=args.covariance == "full", flow_stride=args.flow_stride,
                        standardize=not args.raw_logits)
     if args.stats is not None:
@@ -88,21 +88,21 @@ def run(args: argparse.Namespace) -> int:
         statistics = estimate_statistics(loaded.model, dataset, loaded.input_size)
     if statistics.class_names != loaded.model.class_names:
         raise ConfigError(f"{args.stats} was estimated for other classes than {args.backbone}'s")
-    groups = config.condition_groups if loaded.info.feature_channels % args.groups == 0 else 0
-    if config.variant == "fed-c" and not groups:
-        raise ConfigError(f"--groups {args.groups} does not divide the "
-                          f"{loaded.info.feature_channels} feature channels of {args.backbone}")
-    spec = CacheSpec(loaded.info.name, loaded.info.weights_sha256,
-                     loaded.info.feature_channels, loaded.input_size,
-                     args.scales, config.flow_stride, groups, config.standardize)
+    divides = channels % groups == 0
+    if config.variant == "fed-c" and not divides:
+        raise ConfigError(f"--groups {groups} does not divide the {channels} feature channels "
+                          f"of {args.backbone}")
+    # Conditions are cached whenever they can be, so FED-U and FED-C runs share one cache.
+    spec = CacheSpec(loaded.info.name, loaded.info.weights_sha256, channels, loaded.input_size,
+                     args.scales, config.flow_stride, groups if divides else 0,
+                     config.standardize)
     rank, world_size = distributed_context()
-    if rank == 0:
-        entries = build_cache(loaded.model, dataset, statistics, spec, args.cache_dir)
-    if world_size > 1:  # rank 0 fills the cache, the others then read it
+    if world_size > 1 and rank:  # rank 0 fills the cache first, the others then read it
         dist.barrier()
-        if rank:
-            entries = build_cache(loaded.model, dataset, statistics, spec, args.cache_dir,
-                                  progress=False)
+    entries = build_cache(loaded.model, dataset, statistics, spec, args.cache_dir,
+                          progress=rank == 0)
+    if world_size > 1 and not rank:
+        dist.barrier()
     options = TrainOptions(iters=args.iters, lr=args.lr, batch_size=args.batch_size,
                            crop_size=args.crop, seed=args.seed,
                            void_positive=args.void == "positive")
