@@ -16,7 +16,7 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from .backbones.base import Backbone, BackboneOutput
+from .backbones.base import Backbone, BackboneOutput, upsample_to
 from .errors import ConfigError
 from .fed.detector import FlowEneDet
 from .fed.statistics import SMLStatistics
@@ -42,10 +42,7 @@ class ScoreInputs:
     def upsample(self, maps: torch.Tensor) -> torch.Tensor:
         """(B, h, w) or (B, K, h, w) maps -> the evaluation resolution, bilinearly."""
         squeeze = maps.dim() == 3
-        maps = maps.unsqueeze(1) if squeeze else maps
-        if maps.shape[-2:] != self.logits.shape[-2:]:
-            maps = F.interpolate(maps, size=self.logits.shape[-2:], mode="bilinear",
-                                 align_corners=False)
+        maps = upsample_to(maps.unsqueeze(1) if squeeze else maps, self.logits.shape[-2:])
         return maps[:, 0] if squeeze else maps
 
 

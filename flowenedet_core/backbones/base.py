@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -67,6 +68,13 @@ class Backbone(nn.Module):
         mean = torch.tensor(self.preprocessing.mean, device=device).view(1, 3, 1, 1)
         std = torch.tensor(self.preprocessing.std, device=device).view(1, 3, 1, 1)
         return (x - mean) / std
+
+
+def upsample_to(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(B, C, h, w) logits or score maps -> `size` bilinearly (the evaluation convention)."""
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 def freeze(model: nn.Module) -> nn.Module:

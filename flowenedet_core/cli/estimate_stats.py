@@ -6,10 +6,9 @@ import argparse
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..backbones.base import Backbone
+from ..backbones.base import Backbone, upsample_to
 from ..data.datasets import LabelledFolder
 from ..data.spec import parse_data_spec
 from ..data.transforms import resize_label
@@ -34,9 +33,7 @@ def estimate_statistics(backbone: Backbone, dataset: LabelledFolder,
     accumulator = SMLStatisticsAccumulator(backbone.class_names)
     for sample in tqdm(dataset, desc="statistics", disable=not progress, unit="img"):
         output = backbone(backbone.to_input(sample.image, input_size))
-        logits = output.logits[:, :backbone.num_classes]
-        if tuple(logits.shape[-2:]) != tuple(input_size):
-            logits = F.interpolate(logits, size=input_size, mode="bilinear", align_corners=False)
+        logits = upsample_to(output.logits[:, :backbone.num_classes], input_size)
         label = torch.from_numpy(resize_label(sample.label, input_size))[None]
         accumulator.update(logits, label)
     return accumulator.result()

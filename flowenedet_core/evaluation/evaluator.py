@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..backbones.base import Backbone
+from ..backbones.base import Backbone, upsample_to
 from ..data.datasets import LabelledFolder
 from ..data.transforms import resize_label
 from ..fed.statistics import SMLStatistics
@@ -134,10 +133,7 @@ def evaluate(backbone: Backbone, datasets: list[LabelledFolder], scores: list[Sc
             else:
                 label = sample.label
             output = backbone(backbone.to_input(sample.image, input_size))
-            logits = output.logits.float()
-            if tuple(logits.shape[-2:]) != label.shape:
-                logits = F.interpolate(logits, size=label.shape, mode="bilinear",
-                                       align_corners=False)
+            logits = upsample_to(output.logits.float(), label.shape)
             prediction = logits[:, :backbone.num_classes].argmax(1)
             inputs = ScoreInputs(logits=logits, num_classes=backbone.num_classes, output=output,
                                  backbone=backbone, input_size=input_size,

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..backbones.base import Backbone
+from ..backbones.base import Backbone, upsample_to
 from ..cityscapes_classes import IGNORE_INDEX
 from ..data.datasets import LabelledFolder
 from ..data.transforms import resize_label
@@ -81,10 +80,7 @@ def compute_entry(backbone: Backbone, image: np.ndarray, label: np.ndarray,
         condition = condition_on_grid(output.features, grid, spec.condition_groups)[0]
         condition = condition.half().cpu()
     label = resize_label(label, size)
-    logits = class_logits.float()
-    if tuple(logits.shape[-2:]) != size:
-        logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-    prediction = logits[0].argmax(0).cpu().numpy()
+    prediction = upsample_to(class_logits.float(), size)[0].argmax(0).cpu().numpy()
     outcome = np.where(label == IGNORE_INDEX, VOID,
                        np.where(prediction != label, MISCLASSIFIED, CORRECT)).astype(np.uint8)
     return CacheEntry(z, condition, torch.from_numpy(outcome))
