@@ -8,8 +8,11 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 from safetensors.torch import load_file, save_file
 
+from .backbones.base import Backbone
+from .backbones.weights import file_sha256
 from .errors import CheckpointError
 from .fed.detector import FEDConfig, FlowEneDet
 from .fed.statistics import SMLStatistics
@@ -30,6 +33,17 @@ class BackboneInfo:
     input_size: tuple[int, int]
     class_names: tuple[str, ...]
     feature_channels: int
+
+    @classmethod
+    def of(cls, model: Backbone, name: str, weights: str | Path | None) -> BackboneInfo:
+        """Describe a built backbone (one probe forward finds its feature channels)."""
+        sha = file_sha256(weights) if weights is not None and Path(weights).is_file() else None
+        parameter = next(model.parameters())
+        with torch.no_grad():
+            probe = model(torch.zeros(1, 3, 64, 64, device=parameter.device,
+                                      dtype=parameter.dtype))
+        return cls(name, sha, tuple(model.preprocessing.input_size), tuple(model.class_names),
+                   int(probe.features.shape[1]))
 
     def to_dict(self) -> dict:
         return {"name": self.name, "weights_sha256": self.weights_sha256,

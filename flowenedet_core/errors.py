@@ -14,8 +14,16 @@ class CheckpointError(FlowenedetError):
 
 
 class DataError(FlowenedetError):
-    """A dataset folder or a `--data` spec is missing or malformed."""
+    """Input data is missing or malformed: a dataset folder, a `--data` spec, an image."""
 
 
 class ConfigError(FlowenedetError):
     """A configuration value is out of its valid range."""
+
+
+class ExportError(FlowenedetError):
+    """A model cannot be exported to ONNX, or an exported file is not one of ours."""
+
+
+class RuntimeBackendError(FlowenedetError):
+    """An inference backend is unavailable, or an engine cannot be built or loaded."""

@@ -29,7 +29,7 @@ class ScoreInputs:
     logits: torch.Tensor  # (B, C_out, H, W) at the evaluation resolution, extra channels included
     num_classes: int  # the first `num_classes` channels are the classes
     output: BackboneOutput  # the backbone's native-resolution outputs
-    backbone: Backbone
+    backbone: Backbone | None  # only MC-dropout re-runs its classifier
     input_size: tuple[int, int]  # (height, width) the backbone ran at
     statistics: SMLStatistics | None = None
     mc_samples: int = 8

@@ -66,3 +66,42 @@ def tiny_data(tmp_path_factory) -> dict[str, Path]:
     torch.save({f"module.{k}": v for k, v in ERFNet().state_dict().items()}, weights)
     return {"root": root, "cityscapes": root / "cityscapes", "anomaly": root / "anomaly",
             "weights": weights}
+
+
+@pytest.fixture(scope="session")
+def tiny_fed(tiny_data, tmp_path_factory) -> Path:
+    """A FED-C checkpoint for the random ERFNet with random (not identity) parameters."""
+    from flowenedet_core.backbones.registry import create_backbone
+    from flowenedet_core.checkpoint import BackboneInfo, DetectorCheckpoint, save_checkpoint
+    from flowenedet_core.cityscapes_classes import CITYSCAPES_CLASSES
+    from flowenedet_core.fed.detector import FEDConfig, FlowEneDet
+    from flowenedet_core.fed.statistics import SMLStatistics
+
+    torch.manual_seed(1)
+    backbone = create_backbone("erfnet", tiny_data["weights"], input_size=(64, 128))
+    count = len(CITYSCAPES_CLASSES)
+    statistics = SMLStatistics(CITYSCAPES_CLASSES, (1.0,) * count, (2.0,) * count, (1,) * count)
+    detector = FlowEneDet(FEDConfig(variant="fed-c", num_blocks=2, condition_groups=16),
+                          statistics)
+    with torch.no_grad():
+        for parameter in detector.parameters():
+            parameter.normal_(0, 0.3)
+    directory = tmp_path_factory.mktemp("fed")
+    save_checkpoint(directory, DetectorCheckpoint(
+        detector, BackboneInfo.of(backbone, "erfnet", tiny_data["weights"])))
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_spec(tiny_data, tiny_fed):
+    """Random ERFNet + the random FED-C at 64x128."""
+    from flowenedet_core.export.model_spec import ModelSpec
+
+    return ModelSpec("erfnet", tiny_data["weights"], (64, 128), fed=tiny_fed)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_spec, tmp_path_factory) -> Path:
+    from flowenedet_core.runtime.artifacts import export_spec
+
+    return export_spec(tiny_spec, tmp_path_factory.mktemp("onnx") / "tiny.onnx")

@@ -11,7 +11,6 @@ import torch
 
 from ..backbones.base import Backbone
 from ..backbones.registry import BACKBONES, create_backbone
-from ..backbones.weights import file_sha256
 from ..checkpoint import BackboneInfo
 from ..data.transforms import parse_size
 
@@ -43,9 +42,5 @@ def load_backbone(args: argparse.Namespace) -> LoadedBackbone:
         torch.set_num_threads(args.threads)
     options = {"input_size": args.size} if args.size else {}
     model = create_backbone(args.backbone, args.weights, **options).to(args.device)
-    sha = file_sha256(args.weights) if Path(args.weights).is_file() else None
-    with torch.no_grad():
-        probe = model(torch.zeros(1, 3, 64, 64, device=args.device))
-    info = BackboneInfo(args.backbone, sha, model.preprocessing.input_size, model.class_names,
-                        int(probe.features.shape[1]))
+    info = BackboneInfo.of(model, args.backbone, args.weights)
     return LoadedBackbone(model, info, model.preprocessing.input_size)

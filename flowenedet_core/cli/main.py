@@ -7,7 +7,7 @@ import logging
 import sys
 
 from ..errors import FlowenedetError
-from . import demo, estimate_stats, evaluate, train
+from . import bench, build_engine, demo, estimate_stats, evaluate, export, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,7 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="FlowEneDet: where a frozen segmentation model cannot be trusted.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (estimate_stats, train, evaluate, demo):
+    for module in (estimate_stats, train, evaluate, export, build_engine, bench, demo):
         module.register(subparsers)
     return parser
 

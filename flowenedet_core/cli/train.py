@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="resize ratios of the input size sampled in training")
     parser.add_argument("--blocks", type=int, default=fed.num_blocks, help="coupling blocks L")
     parser.add_argument("--kernel-size", type=int, default=fed.kernel_size, help="subnet K")
+    parser.add_argument("--separable", action="store_true",
+                        help="depthwise KxK convolutions in the coupling subnets (cheaper FED-C)")
     parser.add_argument("--groups", type=int, default=None,
                         help=f"condition channel groups P (FED-C; default {fed.condition_groups}, "
                              "or the feature channels when fewer)")
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     channels = loaded.info.feature_channels
     groups = args.groups if args.groups is not None else min(FEDConfig.condition_groups, channels)
     config = FEDConfig(variant=args.variant, num_blocks=args.blocks, kernel_size=args.kernel_size,
-                       condition_groups=groups,
+                       separable=args.separable, condition_groups=groups,
                        full_covariance=args.covariance == "full", flow_stride=args.flow_stride,
                        standardize=not args.raw_logits)
     if args.stats is not None:

@@ -25,6 +25,7 @@ class FEDConfig:
     variant: Variant = "fed-u"  # fed-u: energy only; fed-c: also conditioned on features
     num_blocks: int = 8  # coupling blocks [L]
     kernel_size: int = 7  # subnet's spatial convolution [K]
+    separable: bool = False  # depthwise KxK in the subnets (cheaper FED-C; not in METHOD.md)
     condition_groups: int = 32  # channel groups averaged into the condition [P]; FED-C only
     full_covariance: bool = True  # full (lower-triangular U) or diagonal base covariance
     dropout: float = 0.2  # Dropout2d inside the coupling subnets
@@ -60,10 +61,15 @@ def group_pool(features: torch.Tensor, groups: int) -> torch.Tensor:
 
 
 def resample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area-average when shrinking, bilinear when growing; unchanged when equal."""
-    if tuple(maps.shape[-2:]) == tuple(size):
+    """Area-average when shrinking, bilinear when growing; unchanged when equal.
+
+    Shrinking by whole factors is a plain average pool (what ONNX and TensorRT export)."""
+    height, width = maps.shape[-2:]
+    if (height, width) == tuple(size):
         return maps
-    if maps.shape[-2] >= size[0] and maps.shape[-1] >= size[1]:
+    if height >= size[0] and width >= size[1]:
+        if height % size[0] == 0 and width % size[1] == 0:
+            return F.avg_pool2d(maps, (height // size[0], width // size[1]))
         return F.adaptive_avg_pool2d(maps, size)
     return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
 
@@ -94,7 +100,8 @@ class FlowEneDet(nn.Module):
         self.register_buffer("logit_std", std)
         self.blocks = nn.ModuleList(
             FlowBlock(parity=index, condition_channels=config.condition_channels,
-                      kernel_size=config.kernel_size, dropout=config.dropout)
+                      kernel_size=config.kernel_size, dropout=config.dropout,
+                      separable=config.separable)
             for index in range(config.num_blocks))
         self.base = ClassLogitGaussian(full_covariance=config.full_covariance)
 

@@ -1,0 +1,126 @@
+"""Latency of the pipeline per backend: per-stage, end-to-end, backbone alone, and MACs.
+
+Timing targets live here (and in `flowenedet bench` JSON), never in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .data.transforms import read_rgb, resize_image
+from .errors import DataError
+from .export.graph import STAGES, InferenceGraph
+from .export.model_spec import ModelSpec
+from .runtime.pipeline import Pipeline
+
+LOGGER = logging.getLogger(__name__)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    warmup: int = 3  # untimed runs first (allocations, lazy initialisation)
+    repeats: int = 20  # timed frames per measurement
+    profile_repeats: int = 5  # runs under each backend's profiler for the stage breakdown
+    threads: int | None = None  # CPU threads for torch and onnxruntime
+    artifacts: Path = Path("engines")  # where ONNX files and engines are cached
+
+
+def load_frames(directory: str | Path | None, count: int, size: tuple[int, int],
+                seed: int = 0) -> tuple[list[np.ndarray], str]:
+    """Up to `count` real frames (any image files under `directory`) resized to `size`, or
+    seeded random frames when no directory is given. Returns (frames, where they came from)."""
+    if directory is None:
+        generator = np.random.default_rng(seed)
+        frames = [generator.integers(0, 256, (*size, 3), dtype=np.uint8) for _ in range(count)]
+        return frames, "random"
+    paths = sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {directory}")
+    return [resize_image(read_rgb(p), size) for p in paths[:count]], str(directory)
+
+
+def latency_summary(milliseconds: list[float]) -> dict[str, float]:
+    values = np.asarray(milliseconds)
+    return {"mean": float(values.mean()), "p50": float(np.percentile(values, 50)),
+            "p99": float(np.percentile(values, 99)), "min": float(values.min())}
+
+
+def time_pipeline(pipeline: Pipeline, frames: list[np.ndarray], options: BenchOptions
+                  ) -> tuple[dict[str, float], dict[str, float]]:
+    """End-to-end `infer` latency over `options.repeats` frames, and its host stages' means."""
+    for index in range(options.warmup):
+        pipeline.infer(frames[index % len(frames)])
+    totals: list[float] = []
+    host: dict[str, list[float]] = {"convert": [], "postprocess": []}
+    for index in range(options.repeats):
+        started = time.perf_counter()
+        prediction = pipeline.infer(frames[index % len(frames)])
+        totals.append((time.perf_counter() - started) * 1e3)
+        for stage in host:
+            host[stage].append(prediction.timings[stage])
+    return latency_summary(totals), {stage: float(np.mean(v)) for stage, v in host.items()}
+
+
+def time_runtime(pipeline: Pipeline, frames: list[np.ndarray], options: BenchOptions) -> float:
+    """Mean latency of the bare graph call: the full graph and the labels-only backbone graph
+    are compared this way, without the host work around them."""
+    batches = [frame[None] for frame in frames]
+    for index in range(options.warmup):
+        pipeline.runtime.run(batches[index % len(batches)])
+    started = time.perf_counter()
+    for index in range(options.repeats):
+        pipeline.runtime.run(batches[index % len(batches)])
+    return (time.perf_counter() - started) * 1e3 / options.repeats
+
+
+def count_gmacs(graph: InferenceGraph) -> dict[str, float]:
+    """Multiply-accumulates per stage for one frame (torch's FLOP counter / 2)."""
+    image = torch.zeros(1, *graph.image_size, 3, dtype=torch.uint8,
+                        device=next(graph.parameters()).device)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        graph(image)
+    counts = counter.get_flop_counts()
+    result = {}
+    for stage in STAGES:
+        flops = sum(counts.get(f"InferenceGraph.{stage}", {}).values())
+        if flops:
+            result[graph.head_stage if stage == "head" else stage] = flops / 2e9
+    result["total"] = sum(counts.get("Global", {}).values()) / 2e9
+    return result
+
+
+def bench_backend(spec: ModelSpec, backend: str, frames: list[np.ndarray],
+                  options: BenchOptions) -> dict:
+    """Everything `flowenedet bench` reports for one backend."""
+    common = {"backend": backend, "artifacts": options.artifacts, "threads": options.threads}
+    pipeline = Pipeline.create(spec, **common)
+    end_to_end, host = time_pipeline(pipeline, frames, options)
+    stages = pipeline.runtime.profile(frames[0][None], options.profile_repeats)
+    stages_ms = {"convert": host["convert"], **stages}
+    stages_ms["postprocess"] = stages_ms.get("postprocess", 0.0) + host["postprocess"]
+    graph_ms = time_runtime(pipeline, frames, options)
+    backbone_ms = time_runtime(Pipeline.create(spec.backbone_only(), **common), frames, options)
+    result = {"device": pipeline.describe(), "head": spec.head_name, "stages_ms": stages_ms,
+              "end_to_end_ms": end_to_end, "throughput_fps": 1e3 / end_to_end["mean"],
+              "graph_ms": graph_ms, "backbone_only_ms": backbone_ms,
+              "head_overhead_pct": 100 * (graph_ms - backbone_ms) / backbone_ms}
+    LOGGER.info("%s: %.1f ms end to end; graph %.1f ms vs backbone alone %.1f ms (+%.1f %%)",
+                backend, end_to_end["mean"], graph_ms, backbone_ms,
+                result["head_overhead_pct"])
+    return result
+
+
+def environment_summary() -> dict:
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "cpu": platform.processor() or platform.machine(),
+            "torch_threads": torch.get_num_threads(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}

@@ -1,0 +1,151 @@
+"""One module from camera image to uncertainty: what `export` writes to ONNX and what the torch
+runtime runs, so every backend executes the same computation.
+
+    image uint8 (N, H, W, 3) RGB at the backbone's input size
+        -> preprocess -> backbone -> head -> postprocess
+        -> labels uint8 (N, H, W) train ids, uncertainty float32 (N, H, W) in [0, 1]
+
+The head is FED (p(m = 1) on its flow grid, the classifier's resolution) or a baseline score mapped
+into [0, 1]. Postprocessing upsamples the class logits and the uncertainty bilinearly to (H, W) and
+takes the argmax there (the evaluation convention). The top-level submodule names are the stage
+names that `profile` reports (`stage_of_node` maps ONNX nodes back to them).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..backbones.base import Backbone, BackboneOutput, freeze, upsample_to
+from ..errors import ConfigError
+from ..fed.detector import FlowEneDet
+from ..fed.statistics import SMLStatistics
+from ..scores import SCORES, ScoreInputs
+
+STAGES = ("preprocess", "backbone", "head", "postprocess")
+
+
+def _sigmoid(score: torch.Tensor, num_classes: int) -> torch.Tensor:
+    return torch.sigmoid(score)
+
+
+def _identity(score: torch.Tensor, num_classes: int) -> torch.Tensor:
+    return score
+
+
+def _normalized_entropy(score: torch.Tensor, num_classes: int) -> torch.Tensor:
+    return score / math.log(num_classes)
+
+
+# Baseline scores a graph can carry, each with its monotone map into [0, 1] (rankings, and so
+# AUROC / AP / FPR95, are unchanged). MC-dropout is random and cannot be part of a graph.
+UNIT_INTERVAL_MAPS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
+    "msp": _identity,
+    "msp20": _identity,
+    "entropy": _normalized_entropy,
+    "maxlogit": _sigmoid,
+    "energy": _sigmoid,
+    "sml": _sigmoid,
+}
+
+
+class Preprocess(nn.Module):
+    """uint8 NHWC RGB -> normalised float NCHW in the backbone's dtype."""
+
+    def __init__(self, backbone: Backbone, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.dtype = dtype
+        self.register_buffer("mean", torch.tensor(backbone.preprocessing.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(backbone.preprocessing.std).view(1, 3, 1, 1))
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x = image.float().permute(0, 3, 1, 2)  # cast first: TensorRT takes uint8 only into a Cast
+        return ((x - self.mean) / self.std).to(self.dtype)
+
+
+class FEDHead(nn.Module):
+    """Backbone outputs -> p(m = 1) (N, 1, h, w) on FED's grid, always in float32.
+
+    FED's energy input goes through log(1 - sigmoid(.) + 1e-6), which underflows in half
+    precision, so the detector stays float32 even in an FP16 graph (it is tiny)."""
+
+    def __init__(self, detector: FlowEneDet, backbone: Backbone) -> None:
+        super().__init__()
+        self.detector = freeze(detector.float())
+        self.input_size = tuple(backbone.preprocessing.input_size)
+
+    def forward(self, output: BackboneOutput) -> torch.Tensor:
+        features = None if output.features is None else output.features.float()
+        return self.detector.score(output.logits.float(), features, self.input_size)[:, None]
+
+
+class BaselineHead(nn.Module):
+    """A registry score on the classifier-resolution logits, mapped into [0, 1]."""
+
+    def __init__(self, score: str, backbone: Backbone,
+                 statistics: SMLStatistics | None = None) -> None:
+        super().__init__()
+        if score not in UNIT_INTERVAL_MAPS:
+            raise ConfigError(f"score {score!r} cannot be part of an exported graph; choose fed "
+                              f"(--fed DIR) or one of {', '.join(UNIT_INTERVAL_MAPS)}")
+        if SCORES[score].needs_statistics and statistics is None:
+            raise ConfigError(f"score {score!r} needs SML statistics (--stats)")
+        self.score = SCORES[score]
+        self.to_unit = UNIT_INTERVAL_MAPS[score]
+        self.num_classes = backbone.num_classes
+        self.statistics = statistics
+
+    def forward(self, output: BackboneOutput) -> torch.Tensor:
+        logits = output.logits.float()
+        inputs = ScoreInputs(logits, self.num_classes, output, None, tuple(logits.shape[-2:]),
+                             self.statistics)
+        return self.to_unit(self.score.function(inputs), self.num_classes)[:, None]
+
+
+class Postprocess(nn.Module):
+    """Logits, uncertainty -> image size; argmax -> uint8 labels; uncertainty clipped to [0, 1]."""
+
+    def __init__(self, num_classes: int, image_size: tuple[int, int]) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.image_size = image_size
+
+    def forward(self, logits: torch.Tensor, uncertainty: torch.Tensor | None
+                ) -> tuple[torch.Tensor, ...]:
+        class_logits = upsample_to(logits[:, :self.num_classes], self.image_size)
+        labels = class_logits.argmax(1).to(torch.uint8)
+        if uncertainty is None:
+            return (labels,)
+        uncertainty = upsample_to(uncertainty.float(), self.image_size)[:, 0]
+        return labels, uncertainty.clamp(0.0, 1.0)
+
+
+class InferenceGraph(nn.Module):
+    """Image in, labels and uncertainty out (labels only when `head` is None: the backbone-only
+    reference the benchmark compares FED against)."""
+
+    def __init__(self, backbone: Backbone, head: nn.Module | None,
+                 dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.image_size = tuple(backbone.preprocessing.input_size)
+        self.preprocess = Preprocess(backbone, dtype)
+        self.backbone = backbone.to(dtype).eval()
+        self.head = head
+        self.postprocess = Postprocess(backbone.num_classes, self.image_size)
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        return ("labels",) if self.head is None else ("labels", "uncertainty")
+
+    @property
+    def head_stage(self) -> str:
+        """What the head is called in timings: `fed` or `score`."""
+        return "fed" if isinstance(self.head, FEDHead) else "score"
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        output = self.backbone(self.preprocess(image))
+        uncertainty = None if self.head is None else self.head(output)
+        return self.postprocess(output.logits, uncertainty)

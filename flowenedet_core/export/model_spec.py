@@ -1,0 +1,107 @@
+"""What one deployed model is: backbone + weights + uncertainty head + input size + precision.
+
+A `ModelSpec` builds the `InferenceGraph` and names the exported artifacts: its fingerprint covers
+the bytes of every file involved, so a changed checkpoint never reuses a stale ONNX or engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from ..backbones.base import Backbone
+from ..backbones.registry import create_backbone
+from ..backbones.weights import file_sha256
+from ..checkpoint import BackboneInfo, check_pairing, load_checkpoint
+from ..errors import ConfigError
+from ..fed.detector import FEDConfig, FlowEneDet
+from ..fed.statistics import SMLStatistics
+from .graph import BaselineHead, FEDHead, InferenceGraph
+
+Precision = Literal["fp32", "fp16", "bf16"]
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16,
+                                  "bf16": torch.bfloat16}
+SPEC_FORMAT = 1  # bump when the graph's computation changes
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that determines the graph's outputs."""
+
+    backbone: str  # registry name, e.g. "erfnet"
+    weights: Path | None  # None: random weights (timing only)
+    size: tuple[int, int] | None = None  # (height, width); None: the backbone's default
+    fed: Path | None = None  # FED checkpoint directory; None: a baseline score
+    score: str = "msp"  # the baseline when `fed` is None
+    stats: Path | None = None  # SML statistics JSON (the `sml` baseline only)
+    precision: Precision = "fp32"  # the backbone's dtype; FED always runs in float32
+    untrained_fed: FEDConfig | None = None  # a random FED of this config (timing only)
+    with_head: bool = True  # False: labels only (the benchmark's backbone-only reference)
+
+    def __post_init__(self) -> None:
+        if self.precision not in DTYPES:
+            raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(DTYPES)}")
+
+    @property
+    def head_name(self) -> str:
+        if not self.with_head:
+            return "none"
+        if self.fed is not None or self.untrained_fed is not None:
+            return "fed"
+        return self.score
+
+    def backbone_only(self) -> ModelSpec:
+        return replace(self, fed=None, untrained_fed=None, with_head=False)
+
+    def fingerprint(self) -> str:
+        """sha256 over the spec and the content of every file it names (first 16 hex digits)."""
+        files = {}
+        if self.weights is not None and Path(self.weights).is_file():
+            files["weights"] = file_sha256(self.weights)
+        elif self.weights is not None:  # a Hugging Face folder
+            files["weights"] = {p.name: file_sha256(p) for p in sorted(Path(self.weights).iterdir())
+                                if p.is_file()}
+        if self.fed is not None and self.with_head:
+            files["fed"] = {p.name: file_sha256(p) for p in sorted(Path(self.fed).glob("fed.*"))}
+        if self.stats is not None:
+            files["stats"] = file_sha256(self.stats)
+        payload = {"format": SPEC_FORMAT, "backbone": self.backbone, "size": self.size,
+                   "head": self.head_name, "precision": self.precision, "files": files,
+                   "untrained_fed": self.untrained_fed and self.untrained_fed.to_dict()}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def artifact_stem(self) -> str:
+        """A readable file stem: erfnet-fed-512x1024-fp32-<fingerprint>."""
+        height, width = self.resolved_size()
+        return (f"{self.backbone}-{self.head_name}-{height}x{width}-{self.precision}-"
+                f"{self.fingerprint()}")
+
+    def resolved_size(self) -> tuple[int, int]:
+        if self.size is not None:
+            return tuple(self.size)
+        return tuple(create_backbone(self.backbone, None).preprocessing.input_size)
+
+    def build_graph(self, device: torch.device | str = "cpu") -> InferenceGraph:
+        """The frozen backbone with its head, ready to run or export."""
+        options = {"input_size": tuple(self.size)} if self.size else {}
+        backbone = create_backbone(self.backbone, self.weights, **options)
+        head = self._head(backbone) if self.with_head else None
+        return InferenceGraph(backbone, head, DTYPES[self.precision]).to(device).eval()
+
+    def _head(self, backbone: Backbone) -> torch.nn.Module:
+        if self.fed is not None:
+            checkpoint = load_checkpoint(self.fed)
+            check_pairing(checkpoint, BackboneInfo.of(backbone, self.backbone, self.weights))
+            return FEDHead(checkpoint.detector, backbone)
+        if self.untrained_fed is not None:
+            count = backbone.num_classes
+            statistics = SMLStatistics(backbone.class_names, (0.0,) * count, (1.0,) * count,
+                                       (0,) * count)
+            return FEDHead(FlowEneDet(self.untrained_fed, statistics), backbone)
+        statistics = SMLStatistics.load(self.stats) if self.stats else None
+        return BaselineHead(self.score, backbone, statistics)
