@@ -19,13 +19,17 @@ setup(
     ],
     python_requires=">=3.10",
     # A torch *range*: vehicle computers bring their own CUDA build; the Makefile pins CPU torch.
+    # 2.6 is the first with the torch.export-based ONNX exporter `flowenedet export` uses.
     install_requires=[
-        "torch>=2.1,<3",
+        "torch>=2.6,<3",
         "numpy>=1.24",
         "safetensors>=0.4",
         "opencv-python-headless>=4.8",
         "tqdm>=4.60",
         "matplotlib>=3.7",
+        "onnx>=1.16",
+        "onnxscript>=0.2",  # the torch.export-based ONNX exporter
+        "onnxruntime>=1.17",  # the CPU backend (TensorRT, when installed, takes the GPU)
         "setuptools",
     ],
     extras_require={

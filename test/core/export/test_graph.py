@@ -44,7 +44,7 @@ def test_baseline_heads_stay_in_the_unit_interval_and_keep_the_ranking(tiny_data
     graph = ModelSpec("erfnet", tiny_data["weights"], (64, 128), score=score,
                       stats=stats).build_graph()
     _, uncertainty = graph(torch.from_numpy(random_images(1)))
-    assert 0 <= float(uncertainty.min()) and float(uncertainty.max()) <= 1
+    assert float(uncertainty.min()) >= 0 and float(uncertainty.max()) <= 1
     output = graph.backbone(graph.preprocess(torch.from_numpy(random_images(1))))
     raw = SCORES[score].function(ScoreInputs(output.logits, 19, output, None, (64, 128),
                                              graph.head.statistics))

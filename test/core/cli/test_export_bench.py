@@ -1,0 +1,68 @@
+"""`flowenedet export`, `bench` and `build-engine` on the random ERFNet and FED."""
+
+import json
+
+import numpy as np
+import pytest
+
+from flowenedet_core.cli.main import main
+from flowenedet_core.runtime.onnxruntime_backend import OnnxRuntimeBackend
+
+
+def model_args(tiny_data, tiny_fed):
+    return ["--backbone", "erfnet", "--weights", str(tiny_data["weights"]), "--size", "64x128",
+            "--fed", str(tiny_fed)]
+
+
+def test_export_writes_a_graph_onnxruntime_runs(tiny_data, tiny_fed, tmp_path):
+    out = tmp_path / "model.onnx"
+    assert main(["export", *model_args(tiny_data, tiny_fed), "--out", str(out)]) == 0
+    outputs = OnnxRuntimeBackend(out).run(np.zeros((2, 64, 128, 3), np.uint8))
+    assert outputs["labels"].shape == (2, 64, 128)
+
+
+def test_bench_reports_stages_latency_and_backbone_cost_per_backend(tiny_data, tiny_fed,
+                                                                   tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    argv = ["bench", *model_args(tiny_data, tiny_fed), "--backends", "torch,onnxruntime",
+            "--images", str(tiny_data["anomaly"] / "images"), "--repeats", "3", "--warmup", "1",
+            "--engines", str(tmp_path / "engines"), "--json", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["frames"] == {"source": str(tiny_data["anomaly"] / "images"), "count": 3,
+                                "repeats": 3}
+    assert report["model"]["gmacs"]["backbone"] > report["model"]["gmacs"]["fed"] > 0
+    for backend in ("torch", "onnxruntime"):
+        result = report["backends"][backend]
+        assert {"convert", "preprocess", "backbone", "fed", "postprocess"} <= set(
+            result["stages_ms"])
+        latency = result["end_to_end_ms"]
+        assert 0 < latency["p50"] <= latency["p99"] and latency["mean"] > 0
+        assert result["backbone_only_ms"] > 0 and result["throughput_fps"] > 0
+    assert "| onnxruntime |" in capsys.readouterr().out
+
+
+def test_bench_times_an_untrained_fed_config_on_random_weights(tmp_path):
+    out = tmp_path / "bench.json"
+    argv = ["bench", "--backbone", "erfnet", "--size", "64x128", "--fed-config",
+            "variant=fed-c,num_blocks=2,separable=1,condition_groups=8", "--backends",
+            "onnxruntime,tensorrt", "--repeats", "2", "--warmup", "1", "--engines",
+            str(tmp_path), "--json", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["model"]["weights"] == "random" and "untrained" in report["model"]["fed"]
+    assert report["frames"]["source"] == "random"
+    assert "end_to_end_ms" in report["backends"]["onnxruntime"]
+    assert "TensorRT" in report["backends"]["tensorrt"]["skipped"]
+
+
+def test_build_engine_without_tensorrt_is_one_clear_error(tiny_data, tiny_fed, capsys):
+    assert main(["build-engine", *model_args(tiny_data, tiny_fed)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0 and "TensorRT is not installed" in error
+
+
+def test_bad_fed_config_is_rejected_with_the_valid_names(capsys):
+    with pytest.raises(SystemExit, match="2"):
+        main(["bench", "--backbone", "erfnet", "--fed-config", "layers=3"])
+    assert "num_blocks" in capsys.readouterr().err
