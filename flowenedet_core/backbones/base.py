@@ -55,6 +55,10 @@ class Backbone(nn.Module):
         """The final classifier alone: used by MC-dropout."""
         raise NotImplementedError
 
+    def logits_on_grid(self, output: BackboneOutput, grid: tuple[int, int]) -> torch.Tensor:
+        """The logits area-averaged onto FED's grid; backbones may compute it more cheaply."""
+        return resample(output.logits, grid)
+
     def to_input(self, images: np.ndarray | list[np.ndarray],
                  size: tuple[int, int] | None = None) -> torch.Tensor:
         """uint8 RGB image(s) (H, W, 3) -> normalised (B, 3, h, w) float tensor at `size`."""
@@ -75,6 +79,20 @@ def upsample_to(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(maps.shape[-2:]) == tuple(size):
         return maps
     return F.interpolate(maps, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def resample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Area-average when shrinking, bilinear when growing; unchanged when equal.
+
+    Shrinking by whole factors is a plain average pool (what ONNX and TensorRT export)."""
+    height, width = maps.shape[-2:]
+    if (height, width) == tuple(size):
+        return maps
+    if height >= size[0] and width >= size[1]:
+        if height % size[0] == 0 and width % size[1] == 0:
+            return F.avg_pool2d(maps, (height // size[0], width // size[1]))
+        return F.adaptive_avg_pool2d(maps, size)
+    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
 
 
 def freeze(model: nn.Module) -> nn.Module:

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..cityscapes_classes import CITYSCAPES_CLASSES
 from ..errors import ConfigError
-from .base import Backbone, BackboneOutput, Preprocessing, freeze
+from .base import Backbone, BackboneOutput, Preprocessing, freeze, resample
 from .weights import load_into, read_state_dict
 
 BN_EPS = 1e-3
@@ -135,6 +135,19 @@ class ERFNet(Backbone):
 
     def classify(self, classifier_input: torch.Tensor) -> torch.Tensor:
         return self.decoder.output_conv(classifier_input)
+
+    def logits_on_grid(self, output: BackboneOutput, grid: tuple[int, int]) -> torch.Tensor:
+        """The classifier is a linear 2x2, stride-2 transposed convolution, so averaging its
+        output over 2k x 2k blocks equals applying its kernel-mean as a 1x1 convolution to the
+        k x k averaged classifier input: the same numbers (up to rounding) from 5x less memory
+        traffic than pooling the full-resolution logits."""
+        height, width = output.classifier_input.shape[-2:]
+        if height % grid[0] or width % grid[1]:
+            return super().logits_on_grid(output, grid)
+        pooled = resample(output.classifier_input, grid)
+        conv = self.decoder.output_conv
+        weight = conv.weight.mean(dim=(2, 3)).t()[:, :, None, None]  # (out, in, 1, 1)
+        return F.conv2d(pooled, weight, conv.bias)
 
 
 def build_erfnet(weights: str | Path | None, **kwargs) -> ERFNet:

@@ -76,10 +76,13 @@ class FEDHead(nn.Module):
         super().__init__()
         self.detector = freeze(detector.float())
         self.input_size = tuple(backbone.preprocessing.input_size)
+        self.logits_on_grid = backbone.logits_on_grid  # a method: not a second submodule
 
     def forward(self, output: BackboneOutput) -> torch.Tensor:
+        grid = self.detector.grid_size(self.input_size)
+        logits = self.logits_on_grid(output, grid).float()
         features = None if output.features is None else output.features.float()
-        return self.detector.score(output.logits.float(), features, self.input_size)[:, None]
+        return self.detector.score(logits, features, self.input_size)[:, None]
 
 
 class BaselineHead(nn.Module):

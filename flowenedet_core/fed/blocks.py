@@ -119,8 +119,11 @@ class AffineCoupling(nn.Module):
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         z_masked = z * self.mask
         h = self._shift(z_masked, condition)
-        out = z_masked + (1 - self.mask) * (z * torch.sigmoid(-h) + h)
-        return out, (1 - self.mask) * -F.softplus(h)
+        gate = torch.sigmoid(-h)
+        out = z_masked + (1 - self.mask) * (z * gate + h)
+        # log(sigmoid(-h)) = -softplus(h), reusing the gate (no Softplus kernel at inference);
+        # h is a 1x1 convolution of sigmoid outputs, far from where float32 sigmoid underflows.
+        return out, (1 - self.mask) * torch.log(gate)
 
     def inverse(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         z_masked = z * self.mask
@@ -140,7 +143,10 @@ class InvertibleAttention(nn.Module):
         self.gate = nn.Parameter(torch.zeros(1, LATENT_DIMS, 1, 1))
 
     def _log_factor(self, z_masked: torch.Tensor) -> torch.Tensor:
-        log_alpha = F.logsigmoid(-self.query(z_masked).mean(dim=1, keepdim=True))
+        # mean over the query's output channels of Wq z + bq, as one 1-output convolution
+        query = F.conv2d(z_masked, self.query.weight.mean(0, keepdim=True),
+                         self.query.bias.mean(0, keepdim=True))
+        log_alpha = F.logsigmoid(-query)
         return (1 - self.mask) * log_alpha + self.mask * F.logsigmoid(-self.gate)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ..backbones.base import resample
 from ..errors import ConfigError
 from .base_distribution import ClassLogitGaussian
 from .blocks import FlowBlock
@@ -60,24 +60,14 @@ def group_pool(features: torch.Tensor, groups: int) -> torch.Tensor:
     return features.view(batch, groups, channels // groups, height, width).mean(dim=2)
 
 
-def resample(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area-average when shrinking, bilinear when growing; unchanged when equal.
+def energy_on_grid(logits: torch.Tensor, grid: tuple[int, int],
+                   statistics: tuple[torch.Tensor, torch.Tensor] | None,
+                   num_classes: int | None = None) -> torch.Tensor:
+    """Logits -> energy input z (B, 2, h, w) on the flow grid, standardised if given stats.
 
-    Shrinking by whole factors is a plain average pool (what ONNX and TensorRT export)."""
-    height, width = maps.shape[-2:]
-    if (height, width) == tuple(size):
-        return maps
-    if height >= size[0] and width >= size[1]:
-        if height % size[0] == 0 and width % size[1] == 0:
-            return F.avg_pool2d(maps, (height // size[0], width // size[1]))
-        return F.adaptive_avg_pool2d(maps, size)
-    return F.interpolate(maps, size=size, mode="bilinear", align_corners=False)
-
-
-def energy_on_grid(class_logits: torch.Tensor, grid: tuple[int, int],
-                   statistics: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
-    """Class logits -> energy input z (B, 2, h, w) on the flow grid, standardised if given stats."""
-    logits = resample(class_logits.float(), grid)
+    Only the first `num_classes` channels (default: all) count; they are taken after
+    resampling, so no full-resolution copy is made."""
+    logits = resample(logits.float(), grid)[:, :num_classes]
     if statistics is not None:
         logits = standardize(logits, *statistics)
     return energy_input(logits)
@@ -118,7 +108,7 @@ class FlowEneDet(nn.Module):
         """Backbone outputs -> (z (B, 2, h, w), condition (B, P, h, w) or None) on the flow grid."""
         grid = self.grid_size(input_size)
         statistics = (self.logit_mean, self.logit_std) if self.config.standardize else None
-        z = energy_on_grid(logits[:, :self.num_classes], grid, statistics)
+        z = energy_on_grid(logits, grid, statistics, self.num_classes)
         if self.config.variant == "fed-u":
             return z, None
         if features is None:
@@ -145,6 +135,9 @@ class FlowEneDet(nn.Module):
 
     def score(self, logits: torch.Tensor, features: torch.Tensor | None,
               input_size: tuple[int, int]) -> torch.Tensor:
-        """Backbone outputs -> p(m = 1) (B, h, w) on the flow grid."""
+        """Backbone outputs -> p(m = 1) (B, h, w) on the flow grid.
+
+        `logits` may be at any resolution, the flow grid's included (`Backbone.logits_on_grid`).
+        """
         class_logits = self(*self.flow_inputs(logits, features, input_size))
-        return torch.softmax(class_logits, dim=1)[:, 1]
+        return torch.sigmoid(class_logits[:, 1] - class_logits[:, 0])  # 2-class softmax
