@@ -15,11 +15,11 @@ $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,rospip]"
 	touch $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check flowenedet_core flowenedet_ros test setup.py
+	$(BIN)/ruff check flowenedet_core flowenedet_ros test setup.py launch
 
 test: venv lint
 	$(BIN)/python -m pytest -q

@@ -16,6 +16,7 @@ setup(
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/schema", glob("schema/*.json")),
     ],
     python_requires=">=3.10",
     # A torch *range*: vehicle computers bring their own CUDA build; the Makefile pins CPU torch.
@@ -35,12 +36,18 @@ setup(
     extras_require={
         "segformer": ["transformers>=4.40"],
         "corruptions": ["imagecorruptions-imaug>=1.1"],
+        # ROS 2 (Kilted) from PyPI wheels, for machines without a ROS install (tests, demo);
+        # on a ROS install rclpy and the messages come from the system instead.
+        "rospip": ["ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-diagnostic-msgs",
+                   "ros-rmw-fastrtps-cpp"],
         "test": [
             "pytest>=7",
             "scikit-learn>=1.3",
             "ruff>=0.5",
             "transformers>=4.40",
             "imagecorruptions-imaug>=1.1",
+            "jsonschema>=4",
+            "pyyaml>=6",
         ],
     },
     zip_safe=True,
@@ -51,6 +58,7 @@ setup(
     entry_points={
         "console_scripts": [
             "flowenedet = flowenedet_core.cli.main:main",
+            "flowenedet_node = flowenedet_ros.node:main",
         ],
     },
 )

@@ -31,6 +31,7 @@ class BenchOptions:
     repeats: int = 20  # timed frames per measurement
     profile_repeats: int = 5  # runs under each backend's profiler for the stage breakdown
     threads: int | None = None  # CPU threads for torch and onnxruntime
+    compile: bool = False  # torch.compile the torch backend (CUDA graphs on a GPU)
     artifacts: Path = Path("engines")  # where ONNX files and engines are cached
 
 
@@ -101,7 +102,8 @@ def count_gmacs(graph: InferenceGraph) -> dict[str, float]:
 def bench_backend(spec: ModelSpec, backend: str, frames: list[np.ndarray],
                   options: BenchOptions) -> dict:
     """Everything `flowenedet bench` reports for one backend."""
-    common = {"backend": backend, "artifacts": options.artifacts, "threads": options.threads}
+    common = {"backend": backend, "artifacts": options.artifacts, "threads": options.threads,
+              "compile": options.compile and backend == "torch"}
     pipeline = Pipeline.create(spec, **common)
     end_to_end, host = time_pipeline(pipeline, frames, options)
     stages = pipeline.runtime.profile(frames[0][None], options.profile_repeats)

@@ -22,6 +22,12 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def shared_data_or_none() -> Path | None:
+    """The real data when present (tests then use real frames), else None (synthetic ones)."""
+    return SHARED_DATA if (SHARED_DATA / "anomaly").is_dir() else None
+
+
+@pytest.fixture(scope="session")
 def erfnet_weights(shared_data: Path) -> Path:
     return shared_data / "erfnet" / "erfnet_cityscapes.pth"
 

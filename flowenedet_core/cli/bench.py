@@ -28,6 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--precisions", default="fp32",
                         help="comma-separated backbone precisions for the torch backend "
                              "(fp32, fp16, bf16; half precisions need CUDA)")
+    parser.add_argument("--torch-compile", action="store_true",
+                        help="also time the torch backend under torch.compile (CUDA graphs "
+                             "on a GPU)")
     parser.add_argument("--images", type=Path, default=None,
                         help="folder of frames (searched recursively); default: random frames")
     parser.add_argument("--frames", type=int, default=8, help="distinct frames cycled through")
@@ -46,17 +49,24 @@ def run(args: argparse.Namespace) -> int:
     frames, source = load_frames(args.images, args.frames, size)
     options = BenchOptions(warmup=args.warmup, repeats=args.repeats, threads=args.threads,
                            artifacts=args.engines)
-    results: dict[str, dict] = {}
+    runs = []
     for backend in filter(None, args.backends.split(",")):
-        precisions = args.precisions.split(",") if backend == "torch" else ["fp32"]
-        for precision in precisions:
-            label = backend if precision == "fp32" else f"{backend}-{precision}"
-            try:
-                results[label] = bench_backend(replace(spec, precision=precision), backend,
-                                               frames, options)
-            except FlowenedetError as error:  # one backend missing must not hide the others
-                LOGGER.warning("%s skipped: %s", label, error)
-                results[label] = {"skipped": str(error)}
+        if backend != "torch":
+            runs.append((backend, backend, "fp32", False))
+            continue
+        for precision in args.precisions.split(","):
+            suffix = "" if precision == "fp32" else f"-{precision}"
+            runs.append((f"torch{suffix}", backend, precision, False))
+            if args.torch_compile:
+                runs.append((f"torch-compile{suffix}", backend, precision, True))
+    results: dict[str, dict] = {}
+    for label, backend, precision, compiled in runs:
+        try:
+            results[label] = bench_backend(replace(spec, precision=precision), backend,
+                                           frames, replace(options, compile=compiled))
+        except FlowenedetError as error:  # one backend missing must not hide the others
+            LOGGER.warning("%s skipped: %s", label, error)
+            results[label] = {"skipped": str(error)}
     report = {"model": {"backbone": spec.backbone, "head": spec.head_name,
                         "weights": str(spec.weights) if spec.weights else "random",
                         "fed": str(spec.fed) if spec.fed else (

@@ -18,7 +18,7 @@ from ..backbones.base import Backbone
 from ..backbones.registry import create_backbone
 from ..backbones.weights import file_sha256
 from ..checkpoint import BackboneInfo, check_pairing, load_checkpoint
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError, WeightsError
 from ..fed.detector import FEDConfig, FlowEneDet
 from ..fed.statistics import SMLStatistics
 from .graph import BaselineHead, FEDHead, InferenceGraph
@@ -61,6 +61,11 @@ class ModelSpec:
     def fingerprint(self) -> str:
         """sha256 over the spec and the content of every file it names (first 16 hex digits)."""
         files = {}
+        if self.weights is not None and not Path(self.weights).exists():
+            raise WeightsError(f"backbone weights not found: {self.weights}")
+        if self.fed is not None and self.with_head and not Path(self.fed).is_dir():
+            raise CheckpointError(f"FED checkpoint directory not found: {self.fed} (create it "
+                                  "with `flowenedet train`)")
         if self.weights is not None and Path(self.weights).is_file():
             files["weights"] = file_sha256(self.weights)
         elif self.weights is not None:  # a Hugging Face folder

@@ -45,11 +45,12 @@ class Pipeline:
     def create(cls, spec: ModelSpec | None = None, backend: str = "auto",
                onnx: str | Path | None = None, engine: str | Path | None = None,
                artifacts: str | Path = DEFAULT_ARTIFACTS, device: str | None = None,
-               threads: int | None = None) -> Pipeline:
+               threads: int | None = None, compile: bool = False) -> Pipeline:
         """Build the pipeline for `spec` (or for an exported `onnx` file alone).
 
         ONNX files are exported to `artifacts` when missing, TensorRT engines built there on
-        demand (or at `engine`, validated and rebuilt on mismatch)."""
+        demand (or at `engine`, validated and rebuilt on mismatch). `compile` applies
+        `torch.compile` to the torch backend."""
         if spec is None and onnx is None:
             raise DataError("a pipeline needs a model spec or an ONNX file")
         environment = probe_environment()
@@ -66,7 +67,7 @@ class Pipeline:
 
                 torch.set_num_threads(threads)
             device = device or ("cuda" if environment.cuda_device else "cpu")
-            return cls(TorchBackend(spec.build_graph(device), device), reason)
+            return cls(TorchBackend(spec.build_graph(device), device, compile), reason)
         onnx_path = Path(onnx) if onnx else ensure_onnx(spec, artifacts)
         if name == "onnxruntime":
             from .onnxruntime_backend import OnnxRuntimeBackend

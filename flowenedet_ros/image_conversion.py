@@ -1,0 +1,69 @@
+"""sensor_msgs/Image <-> numpy without cv_bridge (not on PyPI): encodings, row padding, checks.
+
+Works on the message's fields, so it is tested without ROS and used by the node and bag replay.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import ImageConversionError
+
+# encoding -> (channels, channel order as RGB indices or None for grey)
+INPUT_ENCODINGS: dict[str, tuple[int, tuple[int, ...] | None]] = {
+    "rgb8": (3, (0, 1, 2)),
+    "bgr8": (3, (2, 1, 0)),
+    "rgba8": (4, (0, 1, 2)),
+    "bgra8": (4, (2, 1, 0)),
+    "mono8": (1, None),
+}
+DEFAULT_MAX_PIXELS = 4096 * 4096
+
+
+def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes | memoryview,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """An Image message's fields -> (H, W, 3) uint8 RGB (a copy only where needed).
+
+    Raises ImageConversionError naming what is wrong and what is accepted."""
+    if encoding not in INPUT_ENCODINGS:
+        raise ImageConversionError(f"unsupported encoding {encoding!r}; accepted: "
+                                   f"{', '.join(INPUT_ENCODINGS)}")
+    if height <= 0 or width <= 0:
+        raise ImageConversionError(f"empty image {width}x{height}")
+    if height * width > max_pixels:
+        raise ImageConversionError(f"image {width}x{height} exceeds max_pixels={max_pixels}")
+    channels, order = INPUT_ENCODINGS[encoding]
+    row_bytes = width * channels
+    if step < row_bytes:
+        raise ImageConversionError(f"step {step} is shorter than a row of {width} {encoding} "
+                                   f"pixels ({row_bytes} bytes)")
+    needed = step * (height - 1) + row_bytes
+    if len(data) < needed:
+        raise ImageConversionError(f"data has {len(data)} bytes, a {width}x{height} {encoding} "
+                                   f"image with step {step} needs {needed}")
+    buffer = np.frombuffer(data, dtype=np.uint8, count=needed)
+    rows = np.lib.stride_tricks.as_strided(buffer, (height, row_bytes), (step, 1))
+    pixels = rows.reshape(height, width, channels)
+    if order is None:
+        return np.repeat(pixels, 3, axis=2)
+    if order == (0, 1, 2) and channels == 3 and step == row_bytes:
+        return pixels  # a view of the message data, no copy
+    return np.ascontiguousarray(pixels[:, :, list(order)])
+
+
+def array_to_image_fields(array: np.ndarray) -> tuple[str, int, int, int, bytes]:
+    """(H, W) uint8 -> mono8, (H, W, 3) uint8 -> rgb8, (H, W) float32 -> 32FC1:
+    (encoding, height, width, step, data), rows unpadded, little endian."""
+    if array.dtype == np.uint8 and array.ndim == 2:
+        encoding = "mono8"
+    elif array.dtype == np.uint8 and array.ndim == 3 and array.shape[2] == 3:
+        encoding = "rgb8"
+    elif array.dtype == np.float32 and array.ndim == 2:
+        encoding = "32FC1"
+        array = array.astype("<f4", copy=False)
+    else:
+        raise ImageConversionError(f"no image encoding for a {array.dtype} array of shape "
+                                   f"{array.shape}")
+    array = np.ascontiguousarray(array)
+    height, width = array.shape[:2]
+    return encoding, height, width, array.strides[0], array.tobytes()

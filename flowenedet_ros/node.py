@@ -1,0 +1,252 @@
+"""`flowenedet_node`: camera image in; segmentation, uncertainty, OOD mask, scene flag and
+diagnostics out. The algorithm lives in flowenedet_core (Pipeline) and scene_flag; this module
+only wires them to ROS."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import rclpy
+import rclpy.executors
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+    SetParametersResult,
+)
+from rclpy.exceptions import ParameterException
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool
+
+from flowenedet_core.errors import FlowenedetError
+from flowenedet_core.export.model_spec import ModelSpec
+from flowenedet_core.runtime.pipeline import Pipeline
+
+from .errors import ParameterError
+from .frame_worker import LatestFrameWorker
+from .image_conversion import image_to_rgb
+from .messages import colorize, diagnostic_array, image_message, ood_mask
+from .parameters import BY_NAME, FLAG_PARAMETERS, PARAMETERS, ParameterSpec
+from .scene_flag import REASON_STALE, FlagConfig, SceneFlag
+
+OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+ERROR_LOG_PERIOD_S = 5.0
+
+
+def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
+    """rclpy enforces ranges (scalars) and read_only itself; arrays and choices are checked in
+    the set-parameters callback."""
+    result = ParameterDescriptor(description=spec.description, read_only=spec.read_only)
+    if spec.choices:
+        result.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    if spec.kind == "double" and spec.minimum is not None:
+        result.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.minimum), to_value=float(spec.maximum), step=0.0)]
+    if spec.kind == "int" and spec.minimum is not None:
+        result.integer_range = [IntegerRange(
+            from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
+    return result
+
+
+@dataclass
+class FrameStats:
+    frames: int = 0  # served
+    failures: int = 0
+    last_latency_ms: float = float("nan")
+    last_error: str = ""
+    last_error_time: float = -1.0
+
+
+class ErrorLog:
+    """One log line per kind of error per period (kinds: the message with numbers removed)."""
+
+    def __init__(self, logger, period_s: float = ERROR_LOG_PERIOD_S) -> None:
+        self._logger = logger
+        self._period = period_s
+        self._last: dict[str, float] = {}
+
+    def error(self, message: str) -> None:
+        kind = re.sub(r"\d+", "#", message)
+        now = time.monotonic()
+        if now - self._last.get(kind, -self._period) >= self._period:
+            self._last[kind] = now
+            self._logger.error(message)
+
+
+class FlowenedetNode(Node):
+    def __init__(self, **kwargs) -> None:
+        self.worker: LatestFrameWorker | None = None  # set last: startup may fail before it
+        super().__init__("flowenedet_node", **kwargs)
+        for spec in PARAMETERS:
+            self.declare_parameter(spec.name, spec.default, descriptor(spec))
+        self.values = {spec.name: spec.validate(self.get_parameter(spec.name).value)
+                       for spec in PARAMETERS}
+        self.flag = SceneFlag(FlagConfig(**self._flag_values(self.values)), time.monotonic())
+        self.add_on_set_parameters_callback(self.parameters_callback)
+        self.pipeline = self._create_pipeline()
+        self.stats = FrameStats()
+        self.errors = ErrorLog(self.get_logger())
+        self._lock = threading.Lock()
+
+        self.segmentation_pub = self.create_publisher(Image, "~/segmentation", OUTPUT_QOS)
+        self.color_pub = self.create_publisher(Image, "~/segmentation/color", OUTPUT_QOS)
+        self.uncertainty_pub = self.create_publisher(Image, "~/uncertainty", OUTPUT_QOS)
+        self.ood_pub = self.create_publisher(Image, "~/ood_mask", OUTPUT_QOS)
+        self.flag_pub = self.create_publisher(Bool, "~/low_confidence", OUTPUT_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
+        self.worker = LatestFrameWorker(self.process_frame)
+        image_qos = QoSProfile(depth=self.values["qos_depth"],
+                               reliability=ReliabilityPolicy.RELIABLE
+                               if self.values["qos_reliability"] == "reliable"
+                               else qos_profile_sensor_data.reliability,
+                               durability=qos_profile_sensor_data.durability,
+                               history=qos_profile_sensor_data.history)
+        self.image_sub = self.create_subscription(Image, "~/image", self.image_callback,
+                                                  image_qos)
+        self.diagnostics_timer = self.create_timer(self.values["diagnostics_period_s"],
+                                                   self.diagnostics_callback)
+        self.get_logger().info(f"serving {self.image_sub.topic_name} with "
+                               f"{self.pipeline.describe()} ({self.pipeline.reason}), model "
+                               f"input {self.pipeline.image_size[0]}x"
+                               f"{self.pipeline.image_size[1]}")
+
+    @staticmethod
+    def _flag_values(values: dict) -> dict:
+        flag = {name: values[name] for name in FLAG_PARAMETERS}
+        flag["roi"] = tuple(flag["roi"])
+        return flag
+
+    def _create_pipeline(self) -> Pipeline:
+        values = self.values
+        common = {"backend": values["backend"], "threads": values["threads"] or None,
+                  "artifacts": Path(values["artifacts_dir"]).expanduser(),
+                  "engine": values["engine"] or None}
+        if values["onnx"]:
+            return Pipeline.create(onnx=values["onnx"], **common)
+        if not values["weights"]:
+            raise ParameterError("set `weights` (with `backbone`, optionally `fed`) or `onnx`")
+        size = tuple(values["input_size"]) if any(values["input_size"]) else None
+        spec = ModelSpec(values["backbone"], Path(values["weights"]).expanduser(), size,
+                         Path(values["fed"]).expanduser() if values["fed"] else None,
+                         values["score"])
+        return Pipeline.create(spec, **common)
+
+    def parameters_callback(self, parameters) -> SetParametersResult:
+        """Validate every change (types, ranges, choices, the ROI as a whole) before it lands."""
+        updated = dict(self.values)
+        try:
+            for parameter in parameters:
+                spec = BY_NAME.get(parameter.name)
+                if spec is None:
+                    continue  # rclpy's own (use_sim_time, qos overrides)
+                updated[parameter.name] = spec.validate(parameter.value)
+            config = FlagConfig(**self._flag_values(updated))
+        except ParameterError as error:
+            self.get_logger().warning(f"parameter change rejected: {error}")
+            return SetParametersResult(successful=False, reason=str(error))
+        self.values = updated
+        self.flag.config = config
+        return SetParametersResult(successful=True)
+
+    def image_callback(self, message: Image) -> None:
+        self.worker.submit((message, time.monotonic()))
+
+    def process_frame(self, item: tuple[Image, float]) -> None:
+        message, received = item
+        try:
+            image = image_to_rgb(message.encoding, message.height, message.width, message.step,
+                                 message.data, self.values["max_pixels"])
+            prediction = self.pipeline.infer(image)
+        except (FlowenedetError, MemoryError, RuntimeError) as error:
+            self._fail(f"{self.image_sub.topic_name}: frame {message.header.frame_id!r} "
+                       f"{message.width}x{message.height} {message.encoding!r}: {error}")
+            return
+        except Exception as error:  # inference libraries raise their own types
+            self._fail(f"inference failed: {type(error).__name__}: {error}")
+            return
+        header = message.header
+        publish_optional = (self.values["publish_color"], self.values["publish_ood_mask"])
+        self.segmentation_pub.publish(image_message(prediction.labels, header))
+        self.uncertainty_pub.publish(image_message(prediction.uncertainty, header))
+        if publish_optional[0] and self.color_pub.get_subscription_count():
+            self.color_pub.publish(image_message(colorize(prediction.labels), header))
+        if publish_optional[1] and self.ood_pub.get_subscription_count():
+            threshold = self.values["pixel_threshold"]
+            self.ood_pub.publish(image_message(ood_mask(prediction.uncertainty, threshold),
+                                               header))
+        now = time.monotonic()
+        state = self.flag.update(prediction.uncertainty, now)
+        self.flag_pub.publish(Bool(data=state.raised))
+        with self._lock:
+            self.stats.frames += 1
+            self.stats.last_latency_ms = (now - received) * 1e3
+
+    def _fail(self, message: str) -> None:
+        self.errors.error(message)
+        now = time.monotonic()
+        state = self.flag.fail(message, now)
+        self.flag_pub.publish(Bool(data=state.raised))
+        with self._lock:
+            self.stats.failures += 1
+            self.stats.last_error, self.stats.last_error_time = message, now
+
+    def diagnostics_callback(self) -> None:
+        now = time.monotonic()
+        state = self.flag.state(now)
+        if state.reason == REASON_STALE:
+            self.flag_pub.publish(Bool(data=True))  # silence must not read as "all fine"
+        with self._lock:
+            stats = FrameStats(**self.stats.__dict__)
+        recent_error = stats.last_error_time >= 0 and \
+            now - stats.last_error_time <= self.values["diagnostics_period_s"]
+        if state.reason == REASON_STALE:
+            level, text = DiagnosticStatus.STALE, "no input frames"
+        elif recent_error:
+            level, text = DiagnosticStatus.ERROR, stats.last_error
+        elif state.raised:
+            level, text = DiagnosticStatus.WARN, f"low-confidence scene ({state.reason})"
+        else:
+            level, text = DiagnosticStatus.OK, "ok"
+        values = {"uncertain_fraction": f"{state.uncertain_fraction:.4f}",
+                  "low_confidence": str(state.raised).lower(), "flag_reason": state.reason,
+                  "latency_ms": f"{stats.last_latency_ms:.1f}", "frames": stats.frames,
+                  "dropped_frames": self.worker.dropped, "failed_frames": stats.failures,
+                  "backend": self.pipeline.describe(), "last_error": stats.last_error}
+        self.diagnostics_pub.publish(diagnostic_array(
+            self.get_clock().now().to_msg(), f"{self.get_name()}: uncertainty",
+            self.pipeline.backend, level, text, values))
+
+    def destroy_node(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = FlowenedetNode()
+    except (FlowenedetError, ParameterException) as error:
+        rclpy.logging.get_logger("flowenedet_node").error(f"cannot start: {error}")
+        rclpy.try_shutdown()
+        return 2
+    try:
+        rclpy.spin(node)
+    except (KeyboardInterrupt, rclpy.executors.ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Every node parameter, defined once: declared with descriptors by the node, written to
+config/flowenedet.yaml, described by schema/flowenedet.schema.json and the README table (tests
+check all three against this list)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ParameterError
+
+
+@dataclass(frozen=True)
+class ParameterSpec:
+    name: str
+    default: Any  # its type is the parameter's type (bool, int, float, str, list of float/int)
+    description: str
+    read_only: bool = False  # model, engine, backend, sizes: fixed for the node's lifetime
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def kind(self) -> str:
+        if isinstance(self.default, bool):
+            return "bool"
+        if isinstance(self.default, list):
+            return "int_array" if all(isinstance(v, int) for v in self.default) else \
+                "double_array"
+        return {int: "int", float: "double", str: "string"}[type(self.default)]
+
+    def validate(self, value: Any) -> Any:
+        """The value, converted to the declared type, or ParameterError with the reason."""
+        try:
+            value = self._coerce(value)
+        except (TypeError, ValueError):
+            raise ParameterError(f"{self.name} must be of type {self.kind}, got {value!r}"
+                                 ) from None
+        items = value if isinstance(value, list) else [value]
+        for item in items if self.kind != "string" else []:
+            if self.minimum is not None and item < self.minimum:
+                raise ParameterError(f"{self.name} must be >= {self.minimum}, got {value!r}")
+            if self.maximum is not None and item > self.maximum:
+                raise ParameterError(f"{self.name} must be <= {self.maximum}, got {value!r}")
+        if self.choices is not None and value not in self.choices:
+            raise ParameterError(f"{self.name} must be one of {', '.join(self.choices)}, "
+                                 f"got {value!r}")
+        return value
+
+    def _coerce(self, value: Any) -> Any:
+        kind = self.kind
+        if kind == "bool":
+            if not isinstance(value, bool):
+                raise TypeError
+            return value
+        if kind == "int":
+            if isinstance(value, bool) or not float(value).is_integer():
+                raise TypeError
+            return int(value)
+        if kind == "double":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if kind == "string":
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+        values = list(value)
+        if len(values) != len(self.default):
+            raise ValueError
+        cast = int if kind == "int_array" else float
+        return [cast(v) for v in values]
+
+
+PARAMETERS: tuple[ParameterSpec, ...] = (
+    # the model (read-only)
+    ParameterSpec("backbone", "erfnet", "segmentation model (flowenedet_core backbone name)",
+                  read_only=True),
+    ParameterSpec("weights", "", "backbone weights file or folder (empty: only with onnx)",
+                  read_only=True),
+    ParameterSpec("fed", "", "FED checkpoint directory (empty: the `score` baseline)",
+                  read_only=True),
+    ParameterSpec("score", "msp", "baseline uncertainty when fed is empty", read_only=True,
+                  choices=("msp", "msp20", "entropy", "maxlogit", "energy", "sml")),
+    ParameterSpec("onnx", "", "an exported model to run instead of backbone/weights/fed",
+                  read_only=True),
+    ParameterSpec("engine", "", "TensorRT engine file (validated, rebuilt on mismatch); "
+                  "empty: cached under artifacts_dir", read_only=True),
+    ParameterSpec("backend", "auto", "inference backend", read_only=True,
+                  choices=("auto", "tensorrt", "torch", "onnxruntime")),
+    ParameterSpec("input_size", [0, 0], "model input [height, width]; [0, 0]: the backbone's",
+                  read_only=True, minimum=0, maximum=8192),
+    ParameterSpec("threads", 0, "CPU threads for torch / onnxruntime (0: their default)",
+                  read_only=True, minimum=0, maximum=256),
+    ParameterSpec("artifacts_dir", "~/.cache/flowenedet/engines",
+                  "where exported ONNX files and TensorRT engines are cached", read_only=True),
+    # transport (read-only)
+    ParameterSpec("qos_reliability", "best_effort",
+                  "image subscription reliability (best_effort: sensor-data QoS)",
+                  read_only=True, choices=("best_effort", "reliable")),
+    ParameterSpec("qos_depth", 1, "image subscription queue depth", read_only=True,
+                  minimum=1, maximum=100),
+    ParameterSpec("max_pixels", 4096 * 4096, "larger images are rejected", read_only=True,
+                  minimum=1, maximum=1 << 28),
+    ParameterSpec("diagnostics_period_s", 1.0, "period of /diagnostics and the stale check",
+                  read_only=True, minimum=0.05, maximum=60.0),
+    # outputs (live)
+    ParameterSpec("publish_color", True, "publish ~/segmentation/color (rgb8)"),
+    ParameterSpec("publish_ood_mask", True, "publish ~/ood_mask (mono8, 255 where uncertain)"),
+    # the scene flag (live, validated)
+    ParameterSpec("pixel_threshold", 0.5, "a pixel is uncertain above this uncertainty",
+                  minimum=0.0, maximum=1.0),
+    ParameterSpec("scene_threshold", 0.05, "a frame is uncertain above this fraction of "
+                  "uncertain pixels in the ROI", minimum=0.0, maximum=1.0),
+    ParameterSpec("raise_frames", 3, "consecutive uncertain frames that raise the flag",
+                  minimum=1, maximum=10000),
+    ParameterSpec("clear_frames", 10, "consecutive certain frames that clear it",
+                  minimum=1, maximum=10000),
+    ParameterSpec("roi", [0.0, 0.0, 1.0, 1.0], "region of interest [x0, y0, x1, y1] as "
+                  "fractions of width and height", minimum=0.0, maximum=1.0),
+    ParameterSpec("stale_timeout_s", 1.0, "no frame for this long raises the flag",
+                  minimum=0.01, maximum=3600.0),
+)
+BY_NAME = {spec.name: spec for spec in PARAMETERS}
+FLAG_PARAMETERS = ("pixel_threshold", "scene_threshold", "raise_frames", "clear_frames", "roi",
+                   "stale_timeout_s")
+
+
+def schema() -> dict:
+    """A closed JSON schema of config/flowenedet.yaml (`/**: ros__parameters:`)."""
+    json_types = {"bool": "boolean", "int": "integer", "double": "number", "string": "string"}
+    properties = {}
+    for spec in PARAMETERS:
+        entry: dict[str, Any] = {"description": spec.description, "default": spec.default}
+        bounds = {key: value for key, value in (("minimum", spec.minimum),
+                                                ("maximum", spec.maximum)) if value is not None}
+        if spec.kind.endswith("_array"):
+            item_type = "integer" if spec.kind == "int_array" else "number"
+            entry.update(type="array", items={"type": item_type, **bounds},
+                         minItems=len(spec.default), maxItems=len(spec.default))
+        else:
+            entry.update(type=json_types[spec.kind], **bounds)
+        if spec.choices:
+            entry["enum"] = list(spec.choices)
+        if spec.read_only:
+            entry["readOnly"] = True
+        properties[spec.name] = entry
+    parameters = {"type": "object", "properties": properties, "additionalProperties": False}
+    node = {"type": "object", "properties": {"ros__parameters": parameters},
+            "required": ["ros__parameters"], "additionalProperties": False}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "flowenedet_node parameters", "type": "object",
+            "properties": {"/**": node}, "required": ["/**"], "additionalProperties": False}
+
+
+def markdown_table() -> str:
+    """The README's parameter table."""
+    lines = ["| parameter | type | default | range | live | description |",
+             "|---|---|---|---|---|---|"]
+    for spec in PARAMETERS:
+        if spec.choices:
+            bounds = " / ".join(spec.choices)
+        elif spec.minimum is not None:
+            bounds = f"[{spec.minimum:g}, {spec.maximum:g}]"
+        else:
+            bounds = ""
+        live = "no" if spec.read_only else "yes"
+        lines.append(f"| `{spec.name}` | {spec.kind} | `{spec.default!r}` | {bounds} | {live} | "
+                     f"{spec.description} |")
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""config/flowenedet.yaml, schema/flowenedet.schema.json, the README table and the launch file
+against the one parameter list the node declares."""
+
+import ast
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from flowenedet_ros.errors import ParameterError
+from flowenedet_ros.parameters import BY_NAME, PARAMETERS, markdown_table, schema
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load_config() -> dict:
+    return yaml.safe_load((REPO / "config" / "flowenedet.yaml").read_text())
+
+
+def test_config_declares_every_parameter_with_its_default():
+    values = load_config()["/**"]["ros__parameters"]
+    assert list(values) == [spec.name for spec in PARAMETERS]
+    for spec in PARAMETERS:
+        assert spec.validate(values[spec.name]) == spec.default, spec.name
+
+
+def test_config_validates_against_the_committed_closed_schema():
+    committed = json.loads((REPO / "schema" / "flowenedet.schema.json").read_text())
+    assert committed == schema(), "regenerate schema/flowenedet.schema.json from parameters.py"
+    jsonschema.validate(load_config(), committed)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"pixel_treshold": 0.5}, "Additional properties"),  # a typo is caught, not ignored
+    ({"pixel_threshold": 1.5}, "maximum"),
+    ({"backend": "openvino"}, "is not one of"),
+    ({"roi": [0.0, 0.0, 1.0]}, "too short"),
+])
+def test_schema_rejects_drifting_keys_and_bad_values(change, message):
+    config = load_config()
+    config["/**"]["ros__parameters"].update(change)
+    with pytest.raises(jsonschema.ValidationError, match=message):
+        jsonschema.validate(config, schema())
+
+
+def test_readme_parameter_table_is_generated_from_the_list():
+    assert markdown_table() in (REPO / "README.md").read_text()
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("pixel_threshold", 2.0, "must be <= 1"),
+    ("raise_frames", 0, "must be >= 1"),
+    ("raise_frames", 2.5, "of type int"),
+    ("roi", [0.0, 0.0, 1.0], "of type double_array"),
+    ("roi", [0.0, -0.1, 1.0, 1.0], "must be >= 0"),
+    ("score", "mcdropout", "must be one of"),
+    ("publish_color", "yes", "of type bool"),
+])
+def test_parameter_values_are_validated_with_a_reason(name, value, message):
+    with pytest.raises(ParameterError, match=message):
+        BY_NAME[name].validate(value)
+
+
+def test_launch_file_declares_camera_namespace_params_and_backend():
+    tree = ast.parse((REPO / "launch" / "flowenedet.launch.py").read_text())
+    declared = {node.args[0].value for node in ast.walk(tree)
+                if isinstance(node, ast.Call) and getattr(node.func, "id", "")
+                == "DeclareLaunchArgument"}
+    assert declared == {"camera_topic", "namespace", "params_file", "backend"}
+    calls = {getattr(node.func, "id", "") for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    assert "Node" in calls and "generate_launch_description" in {
+        node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
