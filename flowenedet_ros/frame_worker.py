@@ -6,9 +6,12 @@ newest. Pure Python (threading only), shared by the node and its tests.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
+
+LOGGER = logging.getLogger(__name__)
 
 
 class LatestFrameWorker:
@@ -44,4 +47,7 @@ class LatestFrameWorker:
                 if self._stopping:
                     return
                 item, self._pending = self._pending, None
-            self._handle(item)  # the handler reports its own errors
+            try:
+                self._handle(item)
+            except Exception:  # the handler reports its own errors; this keeps the thread alive
+                LOGGER.exception("frame handler failed")
