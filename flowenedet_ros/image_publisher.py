@@ -12,30 +12,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import rclpy
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header
 
-from flowenedet_core.data.transforms import parse_size, read_rgb, resize_image
+from flowenedet_core.data.frames import load_frames
+from flowenedet_core.data.transforms import parse_size
 
 from .messages import image_message
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def load_frames(images: Path | None, size: tuple[int, int] | None, count: int,
-                seed: int = 0) -> list[np.ndarray]:
-    """Frames from a folder (sorted, resized to `size` when given) or `count` random ones."""
-    if images is None:
-        generator = np.random.default_rng(seed)
-        height, width = size or (480, 640)
-        return [generator.integers(0, 256, (height, width, 3), dtype=np.uint8)
-                for _ in range(min(count, 16))]
-    paths = sorted(p for p in Path(images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    frames = [read_rgb(p) for p in paths[:count]]
-    return [resize_image(f, size) for f in frames] if size else frames
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-subscriber", type=float, default=30.0,
                         help="seconds to wait for a subscriber before sending")
     args, ros_args = parser.parse_known_args(argv)
-    frames = load_frames(args.images, args.size, args.count)
+    frames, _ = load_frames(args.images, min(args.count, 64), args.size)
     rclpy.init(args=ros_args)
     node = rclpy.create_node("image_publisher")
     publisher = node.create_publisher(Image, args.topic,

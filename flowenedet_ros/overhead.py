@@ -17,8 +17,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Header
 
-from flowenedet_core.benchmark import latency_summary, load_frames
+from flowenedet_core.benchmark import latency_summary
 from flowenedet_core.cli.model_args import add_model_arguments, model_spec
+from flowenedet_core.data.frames import load_frames
 from flowenedet_core.runtime.pipeline import Pipeline
 
 from .image_conversion import image_to_rgb

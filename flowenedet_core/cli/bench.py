@@ -7,7 +7,8 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-from ..benchmark import BenchOptions, bench_backend, count_gmacs, environment_summary, load_frames
+from ..benchmark import BenchOptions, bench_backend, count_gmacs, environment_summary
+from ..data.frames import load_frames
 from ..errors import FlowenedetError
 from ..runtime.selection import BACKEND_NAMES
 from .common import LOGGER
@@ -20,8 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "bench", help="latency per stage and end to end, per backend (JSON)",
         description="Times the Pipeline on real frames (--images) for each backend: host "
                     "convert, preprocess, backbone, FED, postprocess (from each backend's "
-                    "profiler), end-to-end mean/p50/p99 and throughput, and the labels-only "
-                    "backbone graph on the same backend for FED's cost. Also counts MACs.")
+                    "profiler), end-to-end mean/p50/p99 and throughput, and FED's cost: the "
+                    "graph against the labels-only backbone graph on the same backend, called "
+                    "alternately (medians). Also counts MACs.")
     add_model_arguments(parser, timing_only=True)
     parser.add_argument("--backends", default="torch,onnxruntime",
                         help=f"comma-separated from {', '.join(BACKEND_NAMES[1:])}")

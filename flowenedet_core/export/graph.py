@@ -109,7 +109,7 @@ class BaselineHead(nn.Module):
 
 
 class Postprocess(nn.Module):
-    """Logits, uncertainty -> image size; argmax -> uint8 labels; uncertainty clipped to [0, 1]."""
+    """Logits and uncertainty -> image size (bilinear); argmax -> uint8 labels."""
 
     def __init__(self, num_classes: int, image_size: tuple[int, int]) -> None:
         super().__init__()
@@ -122,8 +122,8 @@ class Postprocess(nn.Module):
         labels = class_logits.argmax(1).to(torch.uint8)
         if uncertainty is None:
             return (labels,)
-        uncertainty = upsample_to(uncertainty.float(), self.image_size)[:, 0]
-        return labels, uncertainty.clamp(0.0, 1.0)
+        # Bilinear weights are convex, so maps in [0, 1] stay in [0, 1]: no clamp needed.
+        return labels, upsample_to(uncertainty.float(), self.image_size)[:, 0]
 
 
 class InferenceGraph(nn.Module):

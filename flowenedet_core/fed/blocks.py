@@ -15,6 +15,27 @@ import torch.nn.functional as F
 from torch import nn
 
 LATENT_DIMS = 2
+ELEMENTWISE_MAX_CHANNELS = 4
+
+
+def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """A 1x1 convolution; with a handful of input channels (FED-U's 2) written as a broadcast
+    multiply-sum, because onnxruntime's NCHWc layout pads such convolutions to 8-16 channels and
+    makes them several times slower than the arithmetic they do."""
+    if weight.shape[1] > ELEMENTWISE_MAX_CHANNELS:
+        return F.conv2d(x, weight, bias)
+    out = (weight[None, :, :, 0, 0, None, None] * x[:, None]).sum(dim=2)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+
+
+class PointwiseConv(nn.Conv2d):
+    """nn.Conv2d(in, out, 1) computed by `pointwise` (same parameters, same checkpoints)."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(in_channels, out_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return pointwise(x, self.weight, self.bias)
 
 
 def alternating_mask(parity: int, device: torch.device | None = None) -> torch.Tensor:
@@ -77,10 +98,10 @@ class InvertibleConv1x1(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         w = self.weight
         log_det = torch.log(torch.abs(w[0, 0] * w[1, 1] - w[0, 1] * w[1, 0]))
-        return F.conv2d(z, w[:, :, None, None]), log_det.expand_as(z)
+        return pointwise(z, w[:, :, None, None], None), log_det.expand_as(z)
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(z, torch.linalg.inv(self.weight)[:, :, None, None])
+        return pointwise(z, torch.linalg.inv(self.weight)[:, :, None, None], None)
 
 
 class CouplingSubnet(nn.Sequential):
@@ -91,11 +112,11 @@ class CouplingSubnet(nn.Sequential):
 
     def __init__(self, in_channels: int, kernel_size: int, dropout: float,
                  separable: bool = False) -> None:
-        output = nn.Conv2d(in_channels, LATENT_DIMS, 1)
+        output = PointwiseConv(in_channels, LATENT_DIMS)
         nn.init.zeros_(output.weight)
         nn.init.zeros_(output.bias)
         super().__init__(
-            nn.Conv2d(in_channels, in_channels, 1), nn.Sigmoid(),
+            PointwiseConv(in_channels, in_channels), nn.Sigmoid(),
             nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2,
                       padding_mode="reflect", groups=in_channels if separable else 1),
             nn.Sigmoid(), nn.Dropout2d(dropout), output)
@@ -137,15 +158,15 @@ class InvertibleAttention(nn.Module):
     def __init__(self, parity: int) -> None:
         super().__init__()
         self.register_buffer("mask", alternating_mask(parity))
-        self.query = nn.Conv2d(LATENT_DIMS, LATENT_DIMS, 1)
+        self.query = PointwiseConv(LATENT_DIMS, LATENT_DIMS)
         nn.init.zeros_(self.query.weight)
         nn.init.zeros_(self.query.bias)
         self.gate = nn.Parameter(torch.zeros(1, LATENT_DIMS, 1, 1))
 
     def _log_factor(self, z_masked: torch.Tensor) -> torch.Tensor:
         # mean over the query's output channels of Wq z + bq, as one 1-output convolution
-        query = F.conv2d(z_masked, self.query.weight.mean(0, keepdim=True),
-                         self.query.bias.mean(0, keepdim=True))
+        query = pointwise(z_masked, self.query.weight.mean(0, keepdim=True),
+                          self.query.bias.mean(0, keepdim=True))
         log_alpha = F.logsigmoid(-query)
         return (1 - self.mask) * log_alpha + self.mask * F.logsigmoid(-self.gate)
 

@@ -18,6 +18,9 @@ def energy_input(logits: torch.Tensor) -> torch.Tensor:
 
     E = -logsumexp_c(logits) is the free energy; callers standardise the logits first.
     """
-    negative_energy = torch.logsumexp(logits, dim=1, keepdim=True)
+    # logsumexp written out (max-shifted, as torch computes it): onnxruntime's ReduceLogSumExp
+    # kernel is ~4x slower than these five ops
+    peak = logits.amax(dim=1, keepdim=True)
+    negative_energy = peak + torch.log(torch.exp(logits - peak).sum(dim=1, keepdim=True))
     return torch.cat([F.logsigmoid(negative_energy),
                       torch.log1p(ENERGY_EPS - torch.sigmoid(negative_energy))], dim=1)

@@ -95,3 +95,13 @@ def test_actnorm_initializes_from_first_training_batch():
     assert bool(norm.initialized)
     assert torch.allclose(out.mean(dim=(0, 2, 3)), torch.zeros(2), atol=1e-5)
     assert torch.allclose(out.std(dim=(0, 2, 3)), torch.ones(2), atol=1e-4)
+
+
+@pytest.mark.parametrize("channels", [2, 8])
+def test_pointwise_equals_a_1x1_convolution(channels):
+    from flowenedet_core.fed.blocks import pointwise
+
+    x = torch.randn(2, channels, 5, 7)
+    weight, bias = torch.randn(3, channels, 1, 1), torch.randn(3)
+    assert torch.allclose(pointwise(x, weight, bias), torch.nn.functional.conv2d(x, weight, bias),
+                          atol=1e-5)
