@@ -74,6 +74,9 @@ def test_30_hz_into_a_slower_node_keeps_memory_flat_and_serves_the_latest_frames
         client.close()
         stop(node)
     after_warmup = [mb for seconds, mb in samples if seconds > 15]
+    print(f"node RSS after warm-up {min(after_warmup):.0f}-{max(after_warmup):.0f} MB over "
+          f"{samples[-1][0]:.0f} s; served {len(received)}; lag median {np.median(lags):.2f} s, "
+          f"max {lags.max():.2f} s")
     assert max(after_warmup) - min(after_warmup) < 40, samples  # 30 Hz x 1.5 MB frames: a
     # queue would grow by ~45 MB every second
     values = {v.key: v.value for v in diagnostics[-1].status[0].values}
