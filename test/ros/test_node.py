@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sensor_msgs.msg import Image
+
 from ros_harness import (
     STARTUP_S,
     Client,
@@ -15,7 +17,6 @@ from ros_harness import (
     stop,
     wait_for,
 )
-from sensor_msgs.msg import Image
 
 pytestmark = pytest.mark.ros
 

@@ -8,6 +8,9 @@ import time
 
 import numpy as np
 import pytest
+
+from flowenedet_core.data.transforms import read_rgb, resize_image
+
 from ros_harness import (
     REPO,
     STARTUP_S,
@@ -19,8 +22,6 @@ from ros_harness import (
     stop,
     wait_for,
 )
-
-from flowenedet_core.data.transforms import read_rgb, resize_image
 
 pytestmark = pytest.mark.ros
 

@@ -91,6 +91,7 @@ def test_fed_score_without_checkpoint_is_rejected(tiny_data, capsys):
 
 def test_anomaly_folder_reads_two_as_anomaly(tiny_data, tmp_path):
     import numpy as np
+
     from conftest import write_png
 
     write_png(tmp_path / "images" / "a.png", np.zeros((8, 8, 3), np.uint8))

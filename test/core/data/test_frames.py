@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from conftest import write_png
 from flowenedet_core.data.frames import load_frames
 from flowenedet_core.errors import DataError
+
+from conftest import write_png
 
 
 def test_frames_come_from_image_files_recursively_resized(tmp_path):
