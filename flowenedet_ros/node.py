@@ -148,12 +148,11 @@ class FlowenedetNode(Node):
                 if spec is None:
                     continue  # rclpy's own (use_sim_time, qos overrides)
                 updated[parameter.name] = spec.validate(parameter.value)
-            config = FlagConfig(**self._flag_values(updated))
+            self.flag.reconfigure(**self._flag_values(updated))  # validates; keeps old on error
         except ParameterError as error:
             self.get_logger().warning(f"parameter change rejected: {error}")
             return SetParametersResult(successful=False, reason=str(error))
         self.values = updated
-        self.flag.config = config
         return SetParametersResult(successful=True)
 
     def image_callback(self, message: Image) -> None:

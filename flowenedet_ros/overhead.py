@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         rclpy.spin_once(sink, timeout_sec=0)
     summary = {stage: latency_summary(values) for stage, values in timings.items()}
     node_ms = summary["convert"]["mean"] + summary["publish"]["mean"]
-    report = {"model": spec.artifact_stem(), "frames": source, "backend": pipeline.describe(),
+    height, width = pipeline.image_size
+    report = {"model": f"{spec.backbone} + {spec.head_name} at {height}x{width}",
+              "frames": source, "backend": pipeline.describe(),
               "stages_ms": summary, "node_overhead_ms": node_ms,
               "node_overhead_pct_of_pipeline": 100 * node_ms / summary["pipeline"]["mean"]}
     print(json.dumps(report, indent=2))

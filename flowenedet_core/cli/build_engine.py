@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise RuntimeBackendError(f"cannot build an engine here: {missing}")
     spec = model_spec(args)
     onnx_path = ensure_onnx(spec, args.engines)
-    _, path, _ = ensure_engine(onnx_path, environment.tensorrt_version, args.precision,
+    _, path, _, _ = ensure_engine(onnx_path, environment.tensorrt_version, args.precision,
                                args.engines, spec, args.engine, args.max_batch)
     LOGGER.info("engine ready: %s", path)
     print(path)

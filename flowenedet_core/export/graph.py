@@ -80,9 +80,8 @@ class FEDHead(nn.Module):
 
     def forward(self, output: BackboneOutput) -> torch.Tensor:
         grid = self.detector.grid_size(self.input_size)
-        logits = self.logits_on_grid(output, grid).float()
-        features = None if output.features is None else output.features.float()
-        return self.detector.score(logits, features, self.input_size)[:, None]
+        logits = self.logits_on_grid(output, grid)  # FED casts what it uses to float32 itself
+        return self.detector.score(logits, output.features, self.input_size)[:, None]
 
 
 class BaselineHead(nn.Module):

@@ -80,11 +80,11 @@ class ModelSpec:
                    "untrained_fed": self.untrained_fed and self.untrained_fed.to_dict()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def artifact_stem(self) -> str:
-        """A readable file stem: erfnet-fed-512x1024-fp32-<fingerprint>."""
+    def artifact_stem(self, fingerprint: str) -> str:
+        """A readable file stem: erfnet-fed-512x1024-fp32-<fingerprint> (the caller passes the
+        fingerprint it already computed: hashing the weights is the expensive part)."""
         height, width = self.resolved_size()
-        return (f"{self.backbone}-{self.head_name}-{height}x{width}-{self.precision}-"
-                f"{self.fingerprint()}")
+        return f"{self.backbone}-{self.head_name}-{height}x{width}-{self.precision}-{fingerprint}"
 
     def resolved_size(self) -> tuple[int, int]:
         if self.size is not None:

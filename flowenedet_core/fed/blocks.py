@@ -158,7 +158,7 @@ class InvertibleAttention(nn.Module):
     def __init__(self, parity: int) -> None:
         super().__init__()
         self.register_buffer("mask", alternating_mask(parity))
-        self.query = PointwiseConv(LATENT_DIMS, LATENT_DIMS)
+        self.query = nn.Conv2d(LATENT_DIMS, LATENT_DIMS, 1)  # only its channel-mean is used
         nn.init.zeros_(self.query.weight)
         nn.init.zeros_(self.query.bias)
         self.gate = nn.Parameter(torch.zeros(1, LATENT_DIMS, 1, 1))

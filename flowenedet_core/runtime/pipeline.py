@@ -76,9 +76,8 @@ class Pipeline:
         from .tensorrt_backend import TensorRTBackend
 
         precision = spec.precision if spec else read_graph_info(onnx_path)[0].precision
-        plan, engine_path, built_from = ensure_engine(
+        plan, engine_path, info, stages = ensure_engine(
             onnx_path, environment.tensorrt_version, precision, artifacts, spec, engine)
-        info, stages = read_graph_info(built_from)
         LOGGER.info("TensorRT engine %s", engine_path)
         return cls(TensorRTBackend(plan, info, stages, device or "cuda:0"), reason)
 
