@@ -95,8 +95,15 @@ class Client:
         self.parameters = AsyncParameterClient(self.node, NODE)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
-        self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
+        self._stopping = threading.Event()
+        self._spinner = threading.Thread(target=self._spin, daemon=True)
         self._spinner.start()
+
+    def _spin(self) -> None:
+        """Spin in short slices until `close`: joining this thread before tearing down rclpy
+        avoids a shut-down executor busy-looping on destroyed entities (seen once in CI)."""
+        while not self._stopping.is_set():
+            self.executor.spin_once(timeout_sec=0.05)
 
     def _recorder(self, topic: str):
         def record(message) -> None:
@@ -142,6 +149,8 @@ class Client:
         return future.result().results[0]
 
     def close(self) -> None:
+        self._stopping.set()
+        self._spinner.join(10)
         self.executor.shutdown()
         self.node.destroy_node()
         rclpy.try_shutdown(context=self.context)
