@@ -31,6 +31,9 @@ setup(
         "onnx>=1.16",
         "onnxscript>=0.2",  # the torch.export-based ONNX exporter
         "onnxruntime>=1.17",  # the CPU backend (TensorRT, when installed, takes the GPU)
+        "rosbags>=0.10",  # rosbag2 read/write without ROS (make-bag, replay, play, calibrate)
+        "mcap>=1.1",  # record-by-record reading of MCAP files rosbags cannot open (truncated)
+        "pyyaml>=6",  # node parameter files
         "setuptools",
     ],
     extras_require={
@@ -47,7 +50,6 @@ setup(
             "transformers>=4.40",
             "imagecorruptions-imaug>=1.1",
             "jsonschema>=4",
-            "pyyaml>=6",
         ],
     },
     zip_safe=True,
@@ -57,7 +59,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "flowenedet = flowenedet_core.cli.main:main",
+            "flowenedet = flowenedet_ros.cli:main",
             "flowenedet_node = flowenedet_ros.node:main",
         ],
     },

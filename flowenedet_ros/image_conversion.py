@@ -33,6 +33,40 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes 
     if height * width > max_pixels:
         raise ImageConversionError(f"image {width}x{height} exceeds max_pixels={max_pixels}")
     channels, order = INPUT_ENCODINGS[encoding]
+    pixels = _unpack(encoding, height, width, step, data, channels)
+    if order is None:
+        return np.repeat(pixels, 3, axis=2)
+    if order == (0, 1, 2) and channels == 3 and step == width * 3:
+        return pixels  # a view of the message data, no copy
+    return np.ascontiguousarray(pixels[:, :, list(order)])
+
+
+# the encodings the node publishes -> (bytes per pixel, numpy dtype, channels)
+OUTPUT_ENCODINGS: dict[str, tuple[int, str, int]] = {
+    "mono8": (1, "u1", 1), "rgb8": (3, "u1", 3), "32FC1": (4, "<f4", 1)}
+
+
+def image_to_array(encoding: str, height: int, width: int, step: int,
+                   data: bytes | memoryview, is_bigendian: int = 0) -> np.ndarray:
+    """An output Image's fields (mono8 labels or masks, rgb8, 32FC1 uncertainty) -> (H, W) or
+    (H, W, 3) array: the inverse of `array_to_image_fields`."""
+    if encoding not in OUTPUT_ENCODINGS:
+        raise ImageConversionError(f"expected one of {', '.join(OUTPUT_ENCODINGS)}, "
+                                   f"got {encoding!r}")
+    if height <= 0 or width <= 0:
+        raise ImageConversionError(f"empty image {width}x{height}")
+    pixel_bytes, dtype, channels = OUTPUT_ENCODINGS[encoding]
+    if is_bigendian and pixel_bytes > 1:
+        dtype = dtype.replace("<", ">")
+    rows = _unpack(encoding, height, width, step, data, pixel_bytes)
+    array = np.ascontiguousarray(rows).view(dtype).astype(dtype.lstrip("<>"), copy=False)
+    return array.reshape(height, width, channels) if channels > 1 else \
+        array.reshape(height, width)
+
+
+def _unpack(encoding: str, height: int, width: int, step: int, data: bytes | memoryview,
+            channels: int) -> np.ndarray:
+    """(H, W, channels) uint8 view of row-padded data, after checking step and length."""
     row_bytes = width * channels
     if step < row_bytes:
         raise ImageConversionError(f"step {step} is shorter than a row of {width} {encoding} "
@@ -43,12 +77,7 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes 
                                    f"image with step {step} needs {needed}")
     buffer = np.frombuffer(data, dtype=np.uint8, count=needed)
     rows = np.lib.stride_tricks.as_strided(buffer, (height, row_bytes), (step, 1))
-    pixels = rows.reshape(height, width, channels)
-    if order is None:
-        return np.repeat(pixels, 3, axis=2)
-    if order == (0, 1, 2) and channels == 3 and step == row_bytes:
-        return pixels  # a view of the message data, no copy
-    return np.ascontiguousarray(pixels[:, :, list(order)])
+    return rows.reshape(height, width, channels)
 
 
 def array_to_image_fields(array: np.ndarray) -> tuple[str, int, int, int, bytes]:

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import rclpy
 import rclpy.executors
@@ -27,15 +26,14 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool
 
 from flowenedet_core.errors import FlowenedetError
-from flowenedet_core.export.model_spec import ModelSpec
-from flowenedet_core.runtime.pipeline import Pipeline
 
 from .errors import ParameterError
 from .frame_worker import LatestFrameWorker
 from .image_conversion import image_to_rgb
 from .messages import colorize, diagnostic_array, image_message, ood_mask
-from .parameters import BY_NAME, FLAG_PARAMETERS, PARAMETERS, ParameterSpec
-from .scene_flag import REASON_STALE, FlagConfig, SceneFlag
+from .parameters import BY_NAME, PARAMETERS, ParameterSpec
+from .pipeline_factory import create_pipeline, flag_config, flag_values
+from .scene_flag import REASON_STALE, SceneFlag
 
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
 ERROR_LOG_PERIOD_S = 5.0
@@ -89,9 +87,9 @@ class FlowenedetNode(Node):
             self.declare_parameter(spec.name, spec.default, descriptor(spec))
         self.values = {spec.name: spec.validate(self.get_parameter(spec.name).value)
                        for spec in PARAMETERS}
-        self.flag = SceneFlag(FlagConfig(**self._flag_values(self.values)), time.monotonic())
+        self.flag = SceneFlag(flag_config(self.values), time.monotonic())
         self.add_on_set_parameters_callback(self.parameters_callback)
-        self.pipeline = self._create_pipeline()
+        self.pipeline = create_pipeline(self.values)
         self.stats = FrameStats()
         self.errors = ErrorLog(self.get_logger())
         self._lock = threading.Lock()
@@ -118,27 +116,6 @@ class FlowenedetNode(Node):
                                f"input {self.pipeline.image_size[0]}x"
                                f"{self.pipeline.image_size[1]}")
 
-    @staticmethod
-    def _flag_values(values: dict) -> dict:
-        flag = {name: values[name] for name in FLAG_PARAMETERS}
-        flag["roi"] = tuple(flag["roi"])
-        return flag
-
-    def _create_pipeline(self) -> Pipeline:
-        values = self.values
-        common = {"backend": values["backend"], "threads": values["threads"] or None,
-                  "artifacts": Path(values["artifacts_dir"]).expanduser(),
-                  "engine": values["engine"] or None}
-        if values["onnx"]:
-            return Pipeline.create(onnx=values["onnx"], **common)
-        if not values["weights"]:
-            raise ParameterError("set `weights` (with `backbone`, optionally `fed`) or `onnx`")
-        size = tuple(values["input_size"]) if any(values["input_size"]) else None
-        spec = ModelSpec(values["backbone"], Path(values["weights"]).expanduser(), size,
-                         Path(values["fed"]).expanduser() if values["fed"] else None,
-                         values["score"])
-        return Pipeline.create(spec, **common)
-
     def parameters_callback(self, parameters) -> SetParametersResult:
         """Validate every change (types, ranges, choices, the ROI as a whole) before it lands."""
         updated = dict(self.values)
@@ -148,7 +125,7 @@ class FlowenedetNode(Node):
                 if spec is None:
                     continue  # rclpy's own (use_sim_time, qos overrides)
                 updated[parameter.name] = spec.validate(parameter.value)
-            self.flag.reconfigure(**self._flag_values(updated))  # validates; keeps old on error
+            self.flag.reconfigure(**flag_values(updated))  # validates; keeps old on error
         except ParameterError as error:
             self.get_logger().warning(f"parameter change rejected: {error}")
             return SetParametersResult(successful=False, reason=str(error))

@@ -85,10 +85,14 @@ class SceneFlag:
 
     def update(self, uncertainty: np.ndarray, now: float) -> FlagState:
         """A frame was served: its uncertainty map (H, W) in [0, 1]."""
+        return self.update_fraction(uncertain_fraction(uncertainty, self.config), now)
+
+    def update_fraction(self, fraction: float, now: float) -> FlagState:
+        """A frame was served whose uncertain fraction (`uncertain_fraction`) is known."""
         self.last_frame_time = now
         self._seen_frame = True
         self._error = None
-        self._fraction = uncertain_fraction(uncertainty, self.config)
+        self._fraction = fraction
         frame_uncertain = self._fraction > self.config.scene_threshold
         if frame_uncertain != self._raised_by_frames:
             self._streak += 1

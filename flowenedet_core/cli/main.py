@@ -9,20 +9,24 @@ import sys
 from ..errors import FlowenedetError
 from . import bench, build_engine, demo, estimate_stats, evaluate, export, train
 
+COMMANDS = (estimate_stats, train, evaluate, export, build_engine, bench, demo)
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:
+    """The parser of `commands`: modules with `register(subparsers)` (flowenedet_ros adds its
+    bag commands to these)."""
     parser = argparse.ArgumentParser(
         prog="flowenedet",
         description="FlowEneDet: where a frozen segmentation model cannot be trusted.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (estimate_stats, train, evaluate, export, build_engine, bench, demo):
+    for module in commands:
         module.register(subparsers)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, commands=COMMANDS) -> int:
+    args = build_parser(commands).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

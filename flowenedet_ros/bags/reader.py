@@ -1,0 +1,212 @@
+"""Read a rosbag2 (a folder with metadata.yaml, or one .mcap / .db3 file) message by message, and
+keep what can be read of a damaged one.
+
+`rosbags` reads intact bags. When it cannot open one (a recorder killed before it wrote the MCAP
+footer or metadata.yaml, a truncated sqlite3 file) the storage files are scanned record by record
+instead: MCAP with the `mcap` stream reader, sqlite3 row by row. Every problem (a file cut short,
+a row or message that cannot be decoded) is kept in `problems`, one line each, and reading goes on
+with the next readable message.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from rosbags.rosbag2 import Reader, ReaderError
+
+from flowenedet_core.errors import DataError
+
+from .records import deserialize
+
+LOGGER = logging.getLogger(__name__)
+STORAGE_SUFFIXES = (".mcap", ".db3")
+
+
+@dataclass
+class BagMessage:
+    topic: str
+    timestamp: int  # record time, ns
+    message: object  # rosbags dataclass of the topic's type
+
+
+@dataclass
+class BagContents:
+    """What a bag holds: topic -> type, message counts where known, custom metadata."""
+
+    topics: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    custom: dict[str, str] = field(default_factory=dict)
+
+
+class BagSource:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise DataError(f"no bag at {self.path}")
+        self.problems: list[str] = []
+        self.contents = BagContents(custom=self._custom_data())
+        self._reader: Reader | None = None
+        try:
+            reader = Reader(self.path)
+            reader.open()
+        except (ReaderError, FileNotFoundError, sqlite3.Error, ValueError, KeyError) as error:
+            self._problem(f"{self.path}: rosbags cannot open it ({error}); scanning its "
+                          "storage files for readable messages")
+            self._scan_topics()
+        else:
+            self._reader = reader
+            for connection in reader.connections:
+                self.contents.topics[connection.topic] = connection.msgtype
+                self.contents.counts[connection.topic] = (
+                    self.contents.counts.get(connection.topic, 0) + connection.msgcount)
+        if not self.contents.topics:
+            raise DataError(f"{self.path}: no readable topics"
+                            + (f" ({self.problems[-1]})" if self.problems else ""))
+
+    def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+
+    def __enter__(self) -> BagSource:
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.close()
+
+    def _problem(self, text: str) -> None:
+        LOGGER.warning(text)
+        self.problems.append(text)
+
+    def _custom_data(self) -> dict[str, str]:
+        metadata = self.path / "metadata.yaml"
+        if not metadata.is_file():
+            return {}
+        try:
+            info = yaml.safe_load(metadata.read_text())["rosbag2_bagfile_information"]
+        except (yaml.YAMLError, KeyError, TypeError):
+            return {}
+        return dict(info.get("custom_data") or {})
+
+    def storage_files(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        return sorted(p for p in self.path.iterdir() if p.suffix in STORAGE_SUFFIXES)
+
+    def messages(self, topics: set[str] | None = None) -> Iterator[BagMessage]:
+        """Messages on `topics` (default: all) in record order, each deserialized; undecodable
+        ones are skipped and counted."""
+        undecodable: dict[str, int] = {}
+        for topic, timestamp, msgtype, data in self.raw_messages(topics):
+            try:
+                message = deserialize(data, msgtype)
+            except Exception as error:  # rosbags raises plain errors on bad CDR
+                if topic not in undecodable:
+                    self._problem(f"{topic}: message at {timestamp} ns cannot be decoded as "
+                                  f"{msgtype} ({type(error).__name__}: {error}); skipped")
+                undecodable[topic] = undecodable.get(topic, 0) + 1
+                continue
+            yield BagMessage(topic, timestamp, message)
+        for topic, count in undecodable.items():
+            if count > 1:
+                self._problem(f"{topic}: {count} messages in all could not be decoded")
+
+    def raw_messages(self, topics: set[str] | None = None
+                     ) -> Iterator[tuple[str, int, str, bytes]]:
+        """(topic, record time ns, type name, CDR bytes) in record order."""
+        if self._reader is None:
+            for path in self.storage_files():
+                scan = _scan_mcap if path.suffix == ".mcap" else _scan_sqlite3
+                yield from scan(path, topics, self._problem)
+            return
+        connections = [c for c in self._reader.connections if topics is None or c.topic in topics]
+        count = 0
+        try:
+            for connection, timestamp, data in self._reader.messages(connections=connections):
+                count += 1
+                yield connection.topic, timestamp, connection.msgtype, data
+        except (ReaderError, sqlite3.Error, OSError, ValueError) as error:
+            self._problem(f"{self.path}: unreadable after {count} messages ({error}); "
+                          "the rest is skipped")
+
+    def _scan_topics(self) -> None:
+        """Topic names and types from the storage files themselves."""
+        for path in self.storage_files():
+            if path.suffix == ".mcap":
+                for _topic, _timestamp, _msgtype, _data in _scan_mcap(path, set(), None,
+                                                                      self.contents.topics):
+                    pass
+            else:
+                try:
+                    with _connect(path) as connection:
+                        for name, msgtype in connection.execute("SELECT name, type FROM topics"):
+                            self.contents.topics[name] = msgtype
+                except sqlite3.Error as error:
+                    self._problem(f"{path}: no topic table ({error})")
+
+
+def _scan_mcap(path: Path, topics: set[str] | None, problem,
+               found: dict[str, str] | None = None) -> Iterator[tuple[str, int, str, bytes]]:
+    """Record-by-record MCAP scan up to where the file stops making sense."""
+    from mcap.exceptions import McapError
+    from mcap.records import Channel, Message, Schema
+    from mcap.stream_reader import StreamReader
+
+    schemas: dict[int, str] = {}
+    channels: dict[int, tuple[str, str]] = {}
+    count = 0
+    with path.open("rb") as stream:
+        try:
+            for record in StreamReader(stream, skip_magic=False).records:
+                if isinstance(record, Schema):
+                    schemas[record.id] = record.name
+                elif isinstance(record, Channel):
+                    channels[record.id] = (record.topic, schemas.get(record.schema_id, ""))
+                    if found is not None:
+                        found[record.topic] = channels[record.id][1]
+                elif isinstance(record, Message) and record.channel_id in channels:
+                    topic, msgtype = channels[record.channel_id]
+                    count += 1
+                    if topics is None or topic in topics:
+                        yield topic, record.log_time, msgtype, record.data
+        except (McapError, EOFError, ValueError, OSError) as error:
+            if problem is not None:
+                problem(f"{path}: MCAP data ends after {count} readable messages "
+                        f"({type(error).__name__}: {error})")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def _scan_sqlite3(path: Path, topics: set[str] | None,
+                  problem) -> Iterator[tuple[str, int, str, bytes]]:
+    """Row-by-row sqlite3 scan: a damaged row or page costs that row, not the rest."""
+    try:
+        connection = _connect(path)
+        table = {row[0]: (row[1], row[2])
+                 for row in connection.execute("SELECT id, name, type FROM topics")}
+        last_id = connection.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+    except sqlite3.Error as error:
+        problem(f"{path}: not a readable rosbag2 sqlite3 file ({error})")
+        return
+    lost = 0
+    with connection:
+        for row_id in range(1, last_id + 1):
+            try:
+                row = connection.execute("SELECT topic_id, timestamp, data FROM messages "
+                                         "WHERE id = ?", (row_id,)).fetchone()
+            except sqlite3.Error:
+                lost += 1
+                continue
+            if row is None or row[0] not in table:
+                continue
+            topic, msgtype = table[row[0]]
+            if topics is None or topic in topics:
+                yield topic, row[1], msgtype, row[2]
+    if lost:
+        problem(f"{path}: {lost} damaged message rows skipped")

@@ -1,0 +1,66 @@
+"""Bag-side messages (rosbags dataclasses, CDR) <-> numpy, and the topic names replay writes.
+
+The output topics are those of a node named `flowenedet_node`, so a replayed bag and one recorded
+from the live node hold the same topics and downstream tools read either."""
+
+from __future__ import annotations
+
+import numpy as np
+from rosbags.typesys import Stores, get_typestore
+
+from ..image_conversion import array_to_image_fields, image_to_array
+
+# Image, Bool and DiagnosticArray are identical from Humble to Kilted.
+TYPESTORE = get_typestore(Stores.ROS2_KILTED)
+IMAGE = "sensor_msgs/msg/Image"
+BOOL = "std_msgs/msg/Bool"
+DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
+
+DEFAULT_NODE = "/flowenedet_node"
+OUTPUT_TYPES = {"segmentation": IMAGE, "segmentation/color": IMAGE, "uncertainty": IMAGE,
+                "ood_mask": IMAGE, "low_confidence": BOOL}
+LABEL_KINDS = ("anomaly", "semantic")  # 0/1/255 anomaly masks | Cityscapes train ids
+LABEL_KIND_KEY = "flowenedet.label_kind."  # + topic, in the bag's custom_data
+
+
+def output_topics(node: str = DEFAULT_NODE) -> dict[str, str]:
+    """Output name -> fully qualified topic of the node `node`."""
+    return {name: f"{node.rstrip('/')}/{name}" for name in OUTPUT_TYPES}
+
+
+def stamp_ns(header) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def header(stamp: int, frame_id: str):
+    types = TYPESTORE.types
+    return types["std_msgs/msg/Header"](
+        stamp=types["builtin_interfaces/msg/Time"](sec=stamp // 1_000_000_000,
+                                                   nanosec=stamp % 1_000_000_000),
+        frame_id=frame_id)
+
+
+def image_record(array: np.ndarray, stamp: int, frame_id: str):
+    """(H, W) uint8 / (H, W, 3) uint8 / (H, W) float32 -> a rosbags sensor_msgs/Image."""
+    encoding, height, width, step, data = array_to_image_fields(array)
+    return TYPESTORE.types[IMAGE](header=header(stamp, frame_id), height=height, width=width,
+                                  encoding=encoding, is_bigendian=0, step=step,
+                                  data=np.frombuffer(data, np.uint8))
+
+
+def bool_record(value: bool):
+    return TYPESTORE.types[BOOL](data=bool(value))
+
+
+def image_array(message) -> np.ndarray:
+    """A mono8 / rgb8 / 32FC1 Image (rosbags or rclpy) -> its array."""
+    return image_to_array(message.encoding, message.height, message.width, message.step,
+                          memoryview(message.data), message.is_bigendian)
+
+
+def serialize(message) -> bytes:
+    return bytes(TYPESTORE.serialize_cdr(message, message.__msgtype__))
+
+
+def deserialize(data: bytes | memoryview, msgtype: str):
+    return TYPESTORE.deserialize_cdr(data, msgtype)

@@ -1,0 +1,157 @@
+"""A replay's report: summary.json, and report.html with its PNGs (input / segmentation /
+uncertainty / OOD mask of the most and least confident frames, the flag timeline, PR and ROC
+curves when the bag was labelled). Self-contained folder: open report.html in any browser."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .replay import ReplayResult
+
+PANELS = (("input", "input"), ("segmentation/color", "segmentation"),
+          ("uncertainty", "uncertainty"), ("ood_mask", "OOD mask"))
+
+
+def write_report(result: ReplayResult, directory: str | Path) -> Path:
+    """Writes summary.json, report.html and PNGs under `directory`; returns the HTML path."""
+    directory = Path(directory)
+    (directory / "frames").mkdir(parents=True, exist_ok=True)
+    (directory / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n")
+    figures = [_timeline_figure(result, directory / "flag_timeline.png")]
+    if result.curves is not None:
+        figures.append(_curves_figure(result, directory / "curves.png"))
+    sections = [_overview(result.summary),
+                "".join(f'<figure><img src="{name}" alt="{name}"></figure>' for name in figures)]
+    if result.gallery is not None:
+        for title, frames in (("Least confident frames", result.gallery.least_confident()),
+                              ("Most confident frames", result.gallery.most_confident())):
+            sections.append(_frames_section(title, frames, result, directory))
+    problems = result.summary["problems"]
+    if problems:
+        sections.append("<h2>Problems</h2><ul>" + "".join(
+            f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
+    page = directory / "report.html"
+    page.write_text(_PAGE.format(title=html.escape(Path(result.summary["bag"]).name),
+                                 body="\n".join(sections)))
+    return page
+
+
+def _overview(summary: dict) -> str:
+    frames, latency, flag = summary["frames"], summary["latency_ms"], summary["flag"]
+    rows = [("bag", summary["bag"]), ("camera topic", summary["camera_topic"]),
+            ("backend", summary["backend"]),
+            ("frames", f"{frames['read']} read, {frames['served']} served, "
+                       f"{frames['failed']} failed"),
+            ("latency", f"mean {latency.get('mean', float('nan')):.1f} ms, "
+                        f"p99 {latency.get('p99', float('nan')):.1f} ms"),
+            ("flag", f"raised on {flag['raised_frames']} of {frames['read']} frames; "
+                     + ", ".join(f"{'rose' if t['raised'] else 'cleared'} at frame {t['frame']}"
+                                 for t in flag["transitions"][:12])),
+            ("flag parameters", ", ".join(f"{k} {v}" for k, v in flag["parameters"].items()))]
+    metrics = summary.get("metrics")
+    if metrics and "ap" in metrics:
+        what = "anomaly pixels" if metrics["label_kind"] == "anomaly" else "misclassified pixels"
+        text = (f"{what}: AP {metrics['ap']:.2f} %, AUROC {metrics['auroc']:.2f} %, "
+                f"FPR95 {metrics['fpr95']:.2f} % over {metrics['frames']} frames")
+        if "miou" in metrics:
+            text += f"; mIoU {metrics['miou']:.2f} %"
+        rows.append(("metrics", text))
+    return "<table>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+                               for k, v in rows) + "</table>"
+
+
+def _frames_section(title: str, frames, result: ReplayResult, directory: Path) -> str:
+    rows = []
+    for index, fraction, panels in frames:
+        cells = []
+        for key, caption in PANELS:
+            name = f"frames/{index:06d}_{key.replace('/', '_')}.png"
+            cv2.imwrite(str(directory / name), _displayable(key, panels[key]))
+            cells.append(f'<figure><img src="{name}" alt="{caption}"><figcaption>{caption}'
+                         "</figcaption></figure>")
+        stamp = result.records[index].stamp_s
+        rows.append(f"<h3>frame {index} (t = {stamp:.3f} s): {100 * fraction:.2f} % of pixels "
+                    f"uncertain</h3><div class=row>{''.join(cells)}</div>")
+    return f"<h2>{title}</h2>" + "".join(rows)
+
+
+def _displayable(key: str, array: np.ndarray) -> np.ndarray:
+    """A panel as a BGR uint8 image for cv2.imwrite."""
+    if key == "uncertainty":
+        scaled = np.clip(array * 255.0, 0, 255).astype(np.uint8)
+        return cv2.applyColorMap(scaled, cv2.COLORMAP_INFERNO)
+    if array.ndim == 3:
+        return array[:, :, ::-1]
+    return array
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _timeline_figure(result: ReplayResult, path: Path) -> str:
+    plt = _pyplot()
+    records = result.records
+    figure, axis = plt.subplots(figsize=(10, 3))
+    if records:
+        start = records[0].stamp_s
+        times = np.array([r.stamp_s - start for r in records])
+        fractions = np.array([r.uncertain_fraction for r in records])
+        raised = np.array([r.raised for r in records])
+        axis.plot(times, 100 * fractions, color="tab:blue", label="uncertain pixels")
+        axis.fill_between(times, 0, 100, where=raised, step="post", color="tab:red",
+                          alpha=0.15, label="low_confidence raised")
+        threshold = result.summary["flag"]["parameters"]["scene_threshold"]
+        axis.axhline(100 * threshold, color="tab:red", linestyle="--", label="scene_threshold")
+        axis.set_ylim(0, max(5.0, 110 * float(np.nanmax(fractions, initial=threshold))))
+    axis.set(xlabel="time in bag (s)", ylabel="uncertain pixels (%)",
+             title="scene flag timeline")
+    axis.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path.name
+
+
+def _curves_figure(result: ReplayResult, path: Path) -> str:
+    plt = _pyplot()
+    curves, metrics = result.curves, result.summary["metrics"]
+    figure, (pr, roc) = plt.subplots(1, 2, figsize=(10, 4))
+    pr.plot(curves["recall"], curves["precision"], label=f"AP {metrics['ap']:.2f} %")
+    pr.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02),
+           title="precision-recall")
+    roc.plot(curves["fpr"], curves["tpr"], label=f"AUROC {metrics['auroc']:.2f} %")
+    roc.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1),
+            ylim=(0, 1.02), title="ROC")
+    for axis in (pr, roc):
+        axis.legend(loc="lower right" if axis is roc else "upper right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path.name
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>flowenedet replay: {title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; margin-bottom: 1em; }}
+th, td {{ text-align: left; padding: 0.25em 0.8em; border-bottom: 1px solid #ddd; }}
+.row {{ display: flex; gap: 0.5em; flex-wrap: wrap; }}
+figure {{ margin: 0; }} img {{ max-width: 100%; }} .row img {{ width: 320px; }}
+figcaption {{ font-size: 0.8em; color: #555; }}
+</style></head>
+<body><h1>flowenedet replay: {title}</h1>
+{body}
+</body></html>
+"""

@@ -1,0 +1,1 @@
+"""The bag subcommands flowenedet_ros adds to the `flowenedet` command."""

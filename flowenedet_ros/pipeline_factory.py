@@ -1,0 +1,41 @@
+"""Node parameter values -> the Pipeline and the scene-flag settings: one place, used by the node,
+offline replay and calibration alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flowenedet_core.export.model_spec import ModelSpec
+from flowenedet_core.runtime.pipeline import Pipeline
+
+from .errors import ParameterError
+from .parameters import FLAG_PARAMETERS
+from .scene_flag import FlagConfig
+
+
+def flag_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The FlagConfig fields of parameter `values` (for SceneFlag.reconfigure)."""
+    flag = {name: values[name] for name in FLAG_PARAMETERS}
+    flag["roi"] = tuple(flag["roi"])
+    return flag
+
+
+def flag_config(values: dict[str, Any]) -> FlagConfig:
+    return FlagConfig(**flag_values(values))
+
+
+def create_pipeline(values: dict[str, Any]) -> Pipeline:
+    """The model the parameters name: `onnx`, or `backbone` + `weights` (+ `fed` / `score`)."""
+    common = {"backend": values["backend"], "threads": values["threads"] or None,
+              "artifacts": Path(values["artifacts_dir"]).expanduser(),
+              "engine": values["engine"] or None}
+    if values["onnx"]:
+        return Pipeline.create(onnx=values["onnx"], **common)
+    if not values["weights"]:
+        raise ParameterError("set `weights` (with `backbone`, optionally `fed`) or `onnx`")
+    size = tuple(values["input_size"]) if any(values["input_size"]) else None
+    spec = ModelSpec(values["backbone"], Path(values["weights"]).expanduser(), size,
+                     Path(values["fed"]).expanduser() if values["fed"] else None,
+                     values["score"])
+    return Pipeline.create(spec, **common)
