@@ -32,7 +32,6 @@ setup(
         "onnxscript>=0.2",  # the torch.export-based ONNX exporter
         "onnxruntime>=1.17",  # the CPU backend (TensorRT, when installed, takes the GPU)
         "rosbags>=0.10",  # rosbag2 read/write without ROS (make-bag, replay, play, calibrate)
-        "mcap>=1.1",  # record-by-record reading of MCAP files rosbags cannot open (truncated)
         "pyyaml>=6",  # node parameter files
         "setuptools",
     ],

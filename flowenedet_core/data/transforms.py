@@ -38,7 +38,9 @@ def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     if image.shape[:2] == tuple(size):
         return image
-    tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    # writable: frames decoded from messages are read-only views, which torch warns about
+    tensor = torch.from_numpy(np.require(image, requirements=["C", "W"]))
+    tensor = tensor.permute(2, 0, 1)[None].float()
     resized = F.interpolate(tensor, size=tuple(size), mode="bilinear", align_corners=False,
                             antialias=True)
     return resized[0].permute(1, 2, 0).round_().clamp_(0, 255).to(torch.uint8).numpy()

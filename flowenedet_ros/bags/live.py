@@ -77,7 +77,8 @@ class _Recorder:
             with self.lock:
                 self.writer.write_raw(topic, msgtype, self.clock.now().nanoseconds, data)
                 self.counts[name] += 1
-                self.last_message = time.monotonic()
+                if name == "segmentation":  # not the flag: the node repeats it when input stops
+                    self.last_message = time.monotonic()
 
         return record
 
@@ -105,7 +106,8 @@ def play_and_record(bag: str | Path, output: str | Path,
         recorder = _Recorder(ros_node, writer, output_topics(options.node))
         spinner.start()
         try:
-            _wait_for_node(publisher, recorder, image_topic, options.discovery_timeout_s)
+            _wait_for_node(ros_node, publisher, recorder, image_topic,
+                           options.discovery_timeout_s)
             result.published = _play(source, camera, label_topic, publisher, writer, recorder,
                                      options.rate)
             _linger(recorder, options.linger_s, result.published)
@@ -121,10 +123,17 @@ def play_and_record(bag: str | Path, output: str | Path,
     return result
 
 
-def _wait_for_node(publisher, recorder: _Recorder, image_topic: str, timeout: float) -> None:
+def _wait_for_node(ros_node, publisher, recorder: _Recorder, image_topic: str,
+                   timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if publisher.get_subscription_count() > 0 and recorder.connected():
+            if any(info.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
+                   for info in ros_node.get_subscriptions_info_by_topic(image_topic)):
+                LOGGER.warning("the node subscribes %s best-effort (sensor-data QoS): with Fast "
+                               "DDS, frames over ~0.5 MB are lost to fragmentation there; start "
+                               "it with qos_reliability:=reliable to replay every frame",
+                               image_topic)
             return
         time.sleep(0.05)
     raise DataError(f"no node subscribed to {image_topic} and publishing its outputs within "
@@ -155,7 +164,7 @@ def _linger(recorder: _Recorder, linger_s: float, published: int) -> None:
     """Wait until every frame is answered, or no output came for `linger_s`."""
     while True:
         with recorder.lock:
-            answered = recorder.counts.get("low_confidence", 0)
+            answered = min(recorder.counts["segmentation"], recorder.counts["low_confidence"])
             idle = time.monotonic() - recorder.last_message
         if answered >= published or idle > linger_s:
             return

@@ -3,7 +3,7 @@ keep what can be read of a damaged one.
 
 `rosbags` reads intact bags. When it cannot open one (a recorder killed before it wrote the MCAP
 footer or metadata.yaml, a truncated sqlite3 file) the storage files are scanned record by record
-instead: MCAP with the `mcap` stream reader, sqlite3 row by row. Every problem (a file cut short,
+instead: MCAP by its record framing, sqlite3 row by row. Every problem (a file cut short,
 a row or message that cannot be decoded) is kept in `problems`, one line each, and reading goes on
 with the next readable message.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,8 +138,7 @@ class BagSource:
         """Topic names and types from the storage files themselves."""
         for path in self.storage_files():
             if path.suffix == ".mcap":
-                for _topic, _timestamp, _msgtype, _data in _scan_mcap(path, set(), None,
-                                                                      self.contents.topics):
+                for _message in _scan_mcap(path, set(), lambda _: None, self.contents.topics):
                     pass
             else:
                 try:
@@ -149,34 +149,69 @@ class BagSource:
                     self._problem(f"{path}: no topic table ({error})")
 
 
+MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+
 def _scan_mcap(path: Path, topics: set[str] | None, problem,
                found: dict[str, str] | None = None) -> Iterator[tuple[str, int, str, bytes]]:
-    """Record-by-record MCAP scan up to where the file stops making sense."""
-    from mcap.exceptions import McapError
-    from mcap.records import Channel, Message, Schema
-    from mcap.stream_reader import StreamReader
-
+    """Record-by-record MCAP scan that reads on into a chunk cut short (rosbags writes
+    uncompressed chunks) and stops where the file stops making sense."""
+    data = path.read_bytes()
+    if not data.startswith(MCAP_MAGIC):
+        problem(f"{path}: not an MCAP file")
+        return
     schemas: dict[int, str] = {}
     channels: dict[int, tuple[str, str]] = {}
     count = 0
-    with path.open("rb") as stream:
-        try:
-            for record in StreamReader(stream, skip_magic=False).records:
-                if isinstance(record, Schema):
-                    schemas[record.id] = record.name
-                elif isinstance(record, Channel):
-                    channels[record.id] = (record.topic, schemas.get(record.schema_id, ""))
+
+    def records(buffer: bytes, offset: int) -> Iterator[tuple[int, memoryview]]:
+        view = memoryview(buffer)
+        while offset + 9 <= len(buffer):
+            opcode, length = struct.unpack_from("<BQ", buffer, offset)
+            body = view[offset + 9: offset + 9 + length]
+            offset += 9 + length
+            if len(body) == length or opcode == 0x06:  # a cut chunk still holds whole records
+                yield opcode, body
+            if len(body) < length:
+                return
+
+    def string(body: memoryview, offset: int) -> tuple[str, int]:
+        (size,) = struct.unpack_from("<I", body, offset)
+        return bytes(body[offset + 4: offset + 4 + size]).decode(), offset + 4 + size
+
+    def walk(buffer: bytes, offset: int) -> Iterator[tuple[str, int, str, bytes]]:
+        nonlocal count
+        for opcode, body in records(buffer, offset):
+            try:
+                if opcode == 0x03:  # Schema: id, name, encoding, data
+                    (schema_id,) = struct.unpack_from("<H", body, 0)
+                    schemas[schema_id] = string(body, 2)[0]
+                elif opcode == 0x04:  # Channel: id, schema id, topic, encoding, metadata
+                    channel_id, schema_id = struct.unpack_from("<HH", body, 0)
+                    topic = string(body, 4)[0]
+                    channels[channel_id] = (topic, schemas.get(schema_id, ""))
                     if found is not None:
-                        found[record.topic] = channels[record.id][1]
-                elif isinstance(record, Message) and record.channel_id in channels:
-                    topic, msgtype = channels[record.channel_id]
-                    count += 1
-                    if topics is None or topic in topics:
-                        yield topic, record.log_time, msgtype, record.data
-        except (McapError, EOFError, ValueError, OSError) as error:
-            if problem is not None:
-                problem(f"{path}: MCAP data ends after {count} readable messages "
-                        f"({type(error).__name__}: {error})")
+                        found[topic] = channels[channel_id][1]
+                elif opcode == 0x05:  # Message: channel, sequence, log time, publish time, data
+                    channel_id, _, log_time, _ = struct.unpack_from("<HIQQ", body, 0)
+                    if channel_id in channels:
+                        count += 1
+                        topic, msgtype = channels[channel_id]
+                        if topics is None or topic in topics:
+                            yield topic, log_time, msgtype, bytes(body[22:])
+                elif opcode == 0x06:  # Chunk: times, size, crc, compression, records
+                    compression, start = string(body, 28)
+                    if compression:
+                        problem(f"{path}: a {compression}-compressed chunk is skipped")
+                        continue
+                    yield from walk(bytes(body[start + 8:]), 0)
+            except (struct.error, UnicodeDecodeError):
+                return  # a record cut short: the end of what can be read
+
+    yield from walk(data, len(MCAP_MAGIC))
+    footer = data[-len(MCAP_MAGIC):] == MCAP_MAGIC and len(data) > 2 * len(MCAP_MAGIC)
+    if not footer:
+        problem(f"{path}: MCAP file ends early; {count} messages were readable")
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from flowenedet_core.errors import DataError
+
 from ..bags.records import LABEL_KINDS, OUTPUT_TYPES
 from ..bags.replay import ReplayOptions, replay
 from ..bags.report import write_report
@@ -36,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if not args.bag.exists():
+        raise DataError(f"no bag at {args.bag}")
     values = parameter_values(args)
     out = args.out or args.bag.with_name(args.bag.name + "_replay")
     options = ReplayOptions(args.topic, args.label_topic, args.label_kind, args.node,
