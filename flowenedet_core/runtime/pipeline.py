@@ -96,6 +96,7 @@ class Pipeline:
         outputs = self.runtime.run(batch)
         inferred = time.perf_counter()
         labels, uncertainty = outputs["labels"][0], outputs["uncertainty"][0]
+        model_labels, model_uncertainty = labels, uncertainty
         if resized:
             height, width = frame_size
             labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
@@ -104,4 +105,5 @@ class Pipeline:
         timings = {"convert": converted - started, "inference": inferred - converted,
                    "postprocess": finished - inferred, "total": finished - started}
         timings = {stage: seconds * 1e3 for stage, seconds in timings.items()}
-        return Prediction(labels, uncertainty.astype(np.float32, copy=False), timings)
+        return Prediction(labels, uncertainty.astype(np.float32, copy=False), timings,
+                          model_labels, model_uncertainty)

@@ -185,6 +185,8 @@ def calibrate(inliers: list[Sequence], anomalies: list[Sequence], values: dict,
         for raise_frames in raises:
             statistics = np.concatenate([window_statistics(s.fractions[:, index], raise_frames)
                                          for s in inliers])
+            if statistics.size == 0:
+                continue  # fewer in-distribution frames than raise_frames
             threshold, window_bound = conformal_threshold(statistics, window_rate)
             threshold = max(threshold, MIN_SCENE_THRESHOLD)
             far, detection = evaluate_choice(inliers, anomalies, index, threshold, raise_frames,
@@ -194,6 +196,8 @@ def calibrate(inliers: list[Sequence], anomalies: list[Sequence], values: dict,
             key = (0.0 if math.isnan(detection) else detection, -raise_frames, f1)
             if far <= target and (best_key is None or key > best_key):
                 best, best_key = choice, key
+    if best is None and not any(len(s.fractions) >= min(raises) for s in inliers):
+        raise DataError(f"the in-distribution bags are shorter than raise_frames {min(raises)}")
     if best is None:
         raise DataError("no setting keeps the in-distribution false-alarm rate below "
                         f"{target}: the in-distribution bags look uncertain throughout")

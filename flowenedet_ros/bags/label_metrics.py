@@ -1,15 +1,17 @@
 """Metrics of replayed frames against the labels recorded beside them, with the protocol of
-`flowenedet eval` at the camera's resolution: anomaly masks -> AP / AUROC / FPR95 of anomaly pixels
-(void ignored, frames without anomaly pixels skipped); semantic train ids -> misclassification
-detection (positive = wrong label) and mIoU."""
+`flowenedet eval`: anomaly masks -> AP / AUROC / FPR95 of anomaly pixels at the model's input size
+(labels resized nearest, void ignored, frames without anomaly pixels skipped); semantic train ids
+-> misclassification detection (positive = wrong label) and mIoU at the label's size."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from flowenedet_core.cityscapes_classes import CITYSCAPES_CLASSES, IGNORE_INDEX
+from flowenedet_core.data.transforms import resize_label
 from flowenedet_core.metrics.ranking import RankingAccumulator
 from flowenedet_core.metrics.segmentation import ConfusionMatrix
+from flowenedet_core.runtime.base import Prediction
 
 ANOMALY = 1
 
@@ -22,8 +24,12 @@ class LabelMetrics:
         self.frames = 0
         self.skipped = 0
 
-    def add(self, labels: np.ndarray, uncertainty: np.ndarray, truth: np.ndarray) -> None:
-        """One frame: predicted train ids, uncertainty and its label, all (H, W)."""
+    def add(self, prediction: Prediction, truth: np.ndarray) -> None:
+        """One frame's prediction and its (H, W) label."""
+        labels, uncertainty = prediction.labels, prediction.uncertainty
+        if self.kind == "anomaly":
+            uncertainty = prediction.model_uncertainty
+            truth = resize_label(truth, uncertainty.shape)
         valid = truth != IGNORE_INDEX
         if self.kind == "anomaly":
             positive = (truth == ANOMALY) | (truth == 2)  # RoadAnomaly marks anomalies with 2

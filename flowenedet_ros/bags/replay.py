@@ -16,6 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from flowenedet_core.errors import DataError, FlowenedetError
+from flowenedet_core.runtime.base import Prediction
 from flowenedet_core.runtime.pipeline import Pipeline
 
 from ..image_conversion import image_to_rgb
@@ -108,7 +109,7 @@ def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path
         gallery = FrameGallery(options.gallery_frames)
         records: list[FrameRecord] = []
         flag: SceneFlag | None = None
-        pending: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # stamp -> awaiting its label
+        pending: dict[int, Prediction] = {}  # stamp -> prediction awaiting its label
         failures: list[str] = []
         wanted = {camera} | ({label_topic} if label_topic else set())
         unknown = set(options.outputs) - set(OUTPUT_TYPES)
@@ -165,7 +166,7 @@ def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path
                                            state.reason, prediction.timings["total"]))
                 gallery.offer(len(records) - 1, state.uncertain_fraction, image, outputs)
                 if metrics is not None:
-                    pending[stamp] = (prediction.labels, prediction.uncertainty)
+                    pending[stamp] = prediction
             bar.close()
         problems = source.problems + failures
     summary = summarize(records, problems, values, metrics)
@@ -178,15 +179,14 @@ def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path
     return ReplayResult(summary, records, gallery, metrics.curves() if metrics else None)
 
 
-def _score(metrics: LabelMetrics, waiting: tuple[np.ndarray, np.ndarray], message, stamp: int,
+def _score(metrics: LabelMetrics, prediction: Prediction, message, stamp: int,
            failures: list[str]) -> None:
-    labels, uncertainty = waiting
-    truth = image_array(message)
-    if truth.shape != uncertainty.shape:
+    truth, frame = image_array(message), prediction.labels
+    if truth.shape != frame.shape:
         failures.append(f"label at {stamp} ns is {truth.shape[1]}x{truth.shape[0]}, its frame "
-                        f"{uncertainty.shape[1]}x{uncertainty.shape[0]}: not scored")
+                        f"{frame.shape[1]}x{frame.shape[0]}: not scored")
         return
-    metrics.add(labels, uncertainty, truth)
+    metrics.add(prediction, truth)
 
 
 def _statistics(values: list[float]) -> dict[str, float]:

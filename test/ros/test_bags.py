@@ -12,6 +12,7 @@ import yaml
 from sklearn.metrics import average_precision_score
 
 from flowenedet_core.data.datasets import AnomalyFolder
+from flowenedet_core.runtime.base import Prediction
 from flowenedet_core.runtime.pipeline import Pipeline
 from flowenedet_ros.bags.compare import compare_outputs
 from flowenedet_ros.bags.label_metrics import LabelMetrics
@@ -89,16 +90,17 @@ def test_replay_writes_outputs_summary_and_report(tiny_data, tiny_onnx, tmp_path
 
 def test_label_metrics_match_sklearn():
     rng = np.random.default_rng(3)
-    metrics, scores, truths = LabelMetrics("anomaly"), [], []
+    metrics, pooled, truths = LabelMetrics("anomaly"), [], []
     for index in range(4):
         uncertainty = rng.random((20, 30), dtype=np.float32)
         truth = (rng.random((20, 30)) < 0.2).astype(np.uint8) * (index > 0)
         truth[0] = 255
-        metrics.add(np.zeros((20, 30), np.uint8), uncertainty + truth * 0.3, truth)
+        scores = uncertainty + truth * 0.3
+        metrics.add(Prediction(np.zeros((20, 30), np.uint8), scores, {}, None, scores), truth)
         if index > 0:
-            scores.append((uncertainty + truth * 0.3)[truth != 255])
+            pooled.append(scores[truth != 255])
             truths.append(truth[truth != 255])
-    expected = 100 * average_precision_score(np.concatenate(truths), np.concatenate(scores))
+    expected = 100 * average_precision_score(np.concatenate(truths), np.concatenate(pooled))
     summary = metrics.summary()
     assert summary["frames"] == 3 and summary["skipped_without_positives"] == 1
     assert summary["ap"] == pytest.approx(expected, abs=0.05)
