@@ -8,11 +8,10 @@ import re
 import sys
 import threading
 import time
-from dataclasses import dataclass
 
 import rclpy
 import rclpy.executors
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
@@ -27,10 +26,12 @@ from std_msgs.msg import Bool
 
 from flowenedet_core.errors import FlowenedetError
 
+from .diagnostics import FrameStats, diagnostic_status
 from .errors import ParameterError
 from .frame_worker import LatestFrameWorker
 from .image_conversion import image_to_rgb
-from .messages import colorize, diagnostic_array, image_message, ood_mask
+from .messages import diagnostic_array, image_message
+from .output_images import colorize, ood_mask
 from .parameters import BY_NAME, PARAMETERS, ParameterSpec
 from .pipeline_factory import create_pipeline, flag_config, flag_values
 from .scene_flag import REASON_STALE, SceneFlag
@@ -52,15 +53,6 @@ def descriptor(spec: ParameterSpec) -> ParameterDescriptor:
         result.integer_range = [IntegerRange(
             from_value=int(spec.minimum), to_value=int(spec.maximum), step=1)]
     return result
-
-
-@dataclass
-class FrameStats:
-    frames: int = 0  # served
-    failures: int = 0
-    last_latency_ms: float = float("nan")
-    last_error: str = ""
-    last_error_time: float = -1.0
 
 
 class ErrorLog:
@@ -181,21 +173,9 @@ class FlowenedetNode(Node):
             self.flag_pub.publish(Bool(data=True))  # silence must not read as "all fine"
         with self._lock:
             stats = FrameStats(**self.stats.__dict__)
-        recent_error = stats.last_error_time >= 0 and \
-            now - stats.last_error_time <= self.values["diagnostics_period_s"]
-        if state.reason == REASON_STALE:
-            level, text = DiagnosticStatus.STALE, "no input frames"
-        elif recent_error:
-            level, text = DiagnosticStatus.ERROR, stats.last_error
-        elif state.raised:
-            level, text = DiagnosticStatus.WARN, f"low-confidence scene ({state.reason})"
-        else:
-            level, text = DiagnosticStatus.OK, "ok"
-        values = {"uncertain_fraction": f"{state.uncertain_fraction:.4f}",
-                  "low_confidence": str(state.raised).lower(), "flag_reason": state.reason,
-                  "latency_ms": f"{stats.last_latency_ms:.1f}", "frames": stats.frames,
-                  "dropped_frames": self.worker.dropped, "failed_frames": stats.failures,
-                  "backend": self.pipeline.describe(), "last_error": stats.last_error}
+        level, text, values = diagnostic_status(state, stats, self.worker.dropped,
+                                                self.pipeline.describe(), now,
+                                                self.values["diagnostics_period_s"])
         self.diagnostics_pub.publish(diagnostic_array(
             self.get_clock().now().to_msg(), f"{self.get_name()}: uncertainty",
             self.pipeline.backend, level, text, values))

@@ -23,8 +23,9 @@ from flowenedet_core.data.frames import load_frames
 from flowenedet_core.runtime.pipeline import Pipeline
 
 from .image_conversion import image_to_rgb
-from .messages import colorize, image_message, ood_mask
+from .messages import image_message
 from .node import OUTPUT_QOS
+from .output_images import colorize, ood_mask
 
 
 def main(argv: list[str] | None = None) -> int:

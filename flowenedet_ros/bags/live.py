@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
@@ -29,7 +30,8 @@ from .replay import ReplayOptions, choose_topics
 from .writer import BagWriter
 
 LOGGER = logging.getLogger(__name__)
-ROS_TYPES = {"sensor_msgs/msg/Image": Image, "std_msgs/msg/Bool": Bool}
+ROS_TYPES = {"sensor_msgs/msg/Image": Image, "std_msgs/msg/Bool": Bool,
+             "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray}
 RECORD_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 PLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -83,6 +85,7 @@ class _Recorder:
         return record
 
     def connected(self) -> bool:
+        """Every output has a publisher (diagnostics: the node's, or any)."""
         return all(s.get_publisher_count() > 0 for s in self.subscriptions)
 
 

@@ -18,14 +18,15 @@ DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
 
 DEFAULT_NODE = "/flowenedet_node"
 OUTPUT_TYPES = {"segmentation": IMAGE, "segmentation/color": IMAGE, "uncertainty": IMAGE,
-                "ood_mask": IMAGE, "low_confidence": BOOL}
+                "ood_mask": IMAGE, "low_confidence": BOOL, "diagnostics": DIAGNOSTIC_ARRAY}
 LABEL_KINDS = ("anomaly", "semantic")  # 0/1/255 anomaly masks | Cityscapes train ids
 LABEL_KIND_KEY = "flowenedet.label_kind."  # + topic, in the bag's custom_data
 
 
 def output_topics(node: str = DEFAULT_NODE) -> dict[str, str]:
-    """Output name -> fully qualified topic of the node `node`."""
-    return {name: f"{node.rstrip('/')}/{name}" for name in OUTPUT_TYPES}
+    """Output name -> fully qualified topic of the node `node` (diagnostics: /diagnostics)."""
+    return {name: "/diagnostics" if name == "diagnostics" else f"{node.rstrip('/')}/{name}"
+            for name in OUTPUT_TYPES}
 
 
 def stamp_ns(header) -> int:
@@ -50,6 +51,16 @@ def image_record(array: np.ndarray, stamp: int, frame_id: str):
 
 def bool_record(value: bool):
     return TYPESTORE.types[BOOL](data=bool(value))
+
+
+def diagnostic_record(stamp: int, name: str, hardware_id: str, level: int, text: str,
+                      values: dict[str, object]):
+    types = TYPESTORE.types
+    status = types["diagnostic_msgs/msg/DiagnosticStatus"](
+        level=level, name=name, message=text, hardware_id=hardware_id,
+        values=[types["diagnostic_msgs/msg/KeyValue"](key=k, value=str(v))
+                for k, v in values.items()])
+    return types[DIAGNOSTIC_ARRAY](header=header(stamp, ""), status=[status])
 
 
 def image_array(message) -> np.ndarray:

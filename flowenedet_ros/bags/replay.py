@@ -9,6 +9,7 @@ counted, flagged like the node does, and skipped; a damaged bag is replayed as f
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,19 +20,22 @@ from flowenedet_core.errors import DataError, FlowenedetError
 from flowenedet_core.runtime.base import Prediction
 from flowenedet_core.runtime.pipeline import Pipeline
 
+from ..diagnostics import FrameStats, diagnostic_status
 from ..image_conversion import image_to_rgb
-from ..messages import colorize, ood_mask
+from ..output_images import colorize, ood_mask
+from ..parameter_file import NODE_NAME
 from ..pipeline_factory import flag_config
 from ..scene_flag import SceneFlag
 from .frame_gallery import FrameGallery
 from .label_metrics import LabelMetrics
-from .reader import BagSource
+from .reader import BagMessage, BagSource
 from .records import (
     IMAGE,
     LABEL_KIND_KEY,
     LABEL_KINDS,
     OUTPUT_TYPES,
     bool_record,
+    diagnostic_record,
     image_array,
     image_record,
     output_topics,
@@ -98,95 +102,133 @@ def choose_topics(source: BagSource, options: ReplayOptions) -> tuple[str, str |
     return camera, label, kind
 
 
+class _Replayer:
+    """The node's per-frame work, writing to a bag instead of publishing."""
+
+    def __init__(self, pipeline: Pipeline, values: dict, writer: BagWriter,
+                 written: dict[str, str], camera: str, metrics: LabelMetrics | None,
+                 gallery_frames: int) -> None:
+        self.pipeline, self.values, self.writer, self.written = pipeline, values, writer, written
+        self.camera, self.metrics = camera, metrics
+        self.flag_settings = flag_config(values)
+        self.flag: SceneFlag | None = None
+        self.gallery = FrameGallery(gallery_frames)
+        self.records: list[FrameRecord] = []
+        self.stats = FrameStats()
+        self.failures: list[str] = []
+        self.pending: dict[int, Prediction] = {}  # stamp -> prediction awaiting its label
+        self.last_report = -math.inf
+
+    def label(self, item: BagMessage, topic: str) -> None:
+        self.writer.write(topic, item.timestamp, item.message)
+        stamp = stamp_ns(item.message.header)
+        waiting = self.pending.pop(stamp, None)
+        if waiting is None:
+            return
+        truth, frame = image_array(item.message), waiting.labels
+        if truth.shape != frame.shape:
+            self.failures.append(f"label at {stamp} ns is {truth.shape[1]}x{truth.shape[0]}, "
+                                 f"its frame {frame.shape[1]}x{frame.shape[0]}: not scored")
+            return
+        self.metrics.add(waiting, truth)
+
+    def frame(self, item: BagMessage) -> None:
+        message, stamp = item.message, stamp_ns(item.message.header)
+        now = stamp / 1e9
+        if self.flag is None:
+            self.flag = SceneFlag(self.flag_settings, now)
+        try:
+            image = image_to_rgb(message.encoding, message.height, message.width, message.step,
+                                 memoryview(message.data), self.values["max_pixels"])
+            prediction = self.pipeline.infer(image)
+        except FlowenedetError as error:
+            self._fail(f"{self.camera} frame at {stamp} ns: {error}", item.timestamp, now)
+        else:
+            self._serve(image, prediction, item.timestamp, stamp, message.header.frame_id, now)
+        self._diagnostics(item.timestamp, stamp, now)
+
+    def _serve(self, image: np.ndarray, prediction: Prediction, timestamp: int, stamp: int,
+               frame_id: str, now: float) -> None:
+        state = self.flag.update(prediction.uncertainty, now)
+        outputs = {"segmentation": prediction.labels,
+                   "segmentation/color": colorize(prediction.labels),
+                   "uncertainty": prediction.uncertainty,
+                   "ood_mask": ood_mask(prediction.uncertainty,
+                                        self.flag_settings.pixel_threshold)}
+        for name, array in outputs.items():
+            if name in self.written:
+                self.writer.write(self.written[name], timestamp,
+                                  image_record(array, stamp, frame_id))
+        self._write_flag(state.raised, timestamp)
+        latency = prediction.timings["total"]
+        self.records.append(FrameRecord(now, state.uncertain_fraction, state.raised,
+                                        state.reason, latency))
+        self.stats.frames += 1
+        self.stats.last_latency_ms = latency
+        self.gallery.offer(len(self.records) - 1, state.uncertain_fraction, image, outputs)
+        if self.metrics is not None:
+            self.pending[stamp] = prediction
+
+    def _fail(self, text: str, timestamp: int, now: float) -> None:
+        LOGGER.error(text)
+        self.failures.append(text)
+        state = self.flag.fail(text, now)
+        self._write_flag(state.raised, timestamp)
+        self.records.append(FrameRecord(now, float("nan"), state.raised, state.reason,
+                                        float("nan")))
+        self.stats.failures += 1
+        self.stats.last_error, self.stats.last_error_time = text, now
+
+    def _write_flag(self, raised: bool, timestamp: int) -> None:
+        if "low_confidence" in self.written:
+            self.writer.write(self.written["low_confidence"], timestamp, bool_record(raised))
+
+    def _diagnostics(self, timestamp: int, stamp: int, now: float) -> None:
+        """/diagnostics every diagnostics_period_s of bag time, as the node's timer does."""
+        period = self.values["diagnostics_period_s"]
+        if "diagnostics" not in self.written or now - self.last_report < period:
+            return
+        self.last_report = now
+        level, text, values = diagnostic_status(self.flag.state(now), self.stats, 0,
+                                                self.pipeline.describe(), now, period)
+        self.writer.write(self.written["diagnostics"], timestamp, diagnostic_record(
+            stamp, f"{NODE_NAME}: uncertainty", self.pipeline.backend, level, text, values))
+
+
 def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path,
            options: ReplayOptions = ReplayOptions(), progress: bool = True) -> ReplayResult:
     """Replay `bag` with parameter `values` (as the node reads them) into the bag `output`."""
-    flag_settings = flag_config(values)
+    unknown = set(options.outputs) - set(OUTPUT_TYPES)
+    if unknown:
+        raise DataError(f"unknown output(s) {', '.join(sorted(unknown))}; choose from "
+                        f"{', '.join(OUTPUT_TYPES)}")
+    written = {name: output_topics(options.node)[name] for name in options.outputs}
     with BagSource(bag) as source:
         camera, label_topic, label_kind = choose_topics(source, options)
-        topics = output_topics(options.node)
         metrics = LabelMetrics(label_kind) if label_kind else None
-        gallery = FrameGallery(options.gallery_frames)
-        records: list[FrameRecord] = []
-        flag: SceneFlag | None = None
-        pending: dict[int, Prediction] = {}  # stamp -> prediction awaiting its label
-        failures: list[str] = []
         wanted = {camera} | ({label_topic} if label_topic else set())
-        unknown = set(options.outputs) - set(OUTPUT_TYPES)
-        if unknown:
-            raise DataError(f"unknown output(s) {', '.join(sorted(unknown))}; choose from "
-                            f"{', '.join(OUTPUT_TYPES)}")
-        written = {name: topics[name] for name in options.outputs}
         with BagWriter(output, options.storage, source.contents.custom) as writer:
+            replayer = _Replayer(pipeline, values, writer, written, camera, metrics,
+                                 options.gallery_frames)
             bar = tqdm(total=source.contents.counts.get(camera), desc="replay", unit="frame",
                        disable=not progress)
             for item in source.messages(wanted):
-                message, stamp = item.message, stamp_ns(item.message.header)
                 if item.topic == label_topic:
-                    writer.write(label_topic, item.timestamp, message)
-                    waiting = pending.pop(stamp, None)
-                    if waiting is not None:
-                        _score(metrics, waiting, message, stamp, failures)
-                    continue
-                bar.update()
-                now = stamp / 1e9
-                if flag is None:
-                    flag = SceneFlag(flag_settings, now)
-                try:
-                    image = image_to_rgb(message.encoding, message.height, message.width,
-                                         message.step, memoryview(message.data),
-                                         values["max_pixels"])
-                    prediction = pipeline.infer(image)
-                except FlowenedetError as error:
-                    text = f"{camera} frame at {stamp} ns: {error}"
-                    failures.append(text)
-                    LOGGER.error(text)
-                    state = flag.fail(text, now)
-                    records.append(FrameRecord(now, float("nan"), state.raised, state.reason,
-                                               float("nan")))
-                    if "low_confidence" in written:
-                        writer.write(written["low_confidence"], item.timestamp,
-                                     bool_record(state.raised))
-                    continue
-                state = flag.update(prediction.uncertainty, now)
-                frame_id = message.header.frame_id
-                outputs = {
-                    "segmentation": prediction.labels,
-                    "segmentation/color": colorize(prediction.labels),
-                    "uncertainty": prediction.uncertainty,
-                    "ood_mask": ood_mask(prediction.uncertainty, flag_settings.pixel_threshold)}
-                for name, array in outputs.items():
-                    if name in written:
-                        writer.write(written[name], item.timestamp,
-                                     image_record(array, stamp, frame_id))
-                if "low_confidence" in written:
-                    writer.write(written["low_confidence"], item.timestamp,
-                                 bool_record(state.raised))
-                records.append(FrameRecord(now, state.uncertain_fraction, state.raised,
-                                           state.reason, prediction.timings["total"]))
-                gallery.offer(len(records) - 1, state.uncertain_fraction, image, outputs)
-                if metrics is not None:
-                    pending[stamp] = prediction
+                    replayer.label(item, label_topic)
+                else:
+                    bar.update()
+                    replayer.frame(item)
             bar.close()
-        problems = source.problems + failures
-    summary = summarize(records, problems, values, metrics)
+        problems = source.problems + replayer.failures
+    summary = summarize(replayer.records, problems, values, metrics)
     summary.update(bag=str(bag), output_bag=str(output), camera_topic=camera,
                    label_topic=label_topic, output_topics=written, backend=pipeline.describe(),
                    model_input_size=list(pipeline.image_size))
-    missing = len(pending)
-    if metrics is not None and missing:
-        summary["problems"].append(f"{missing} frames have no label on {label_topic}")
-    return ReplayResult(summary, records, gallery, metrics.curves() if metrics else None)
-
-
-def _score(metrics: LabelMetrics, prediction: Prediction, message, stamp: int,
-           failures: list[str]) -> None:
-    truth, frame = image_array(message), prediction.labels
-    if truth.shape != frame.shape:
-        failures.append(f"label at {stamp} ns is {truth.shape[1]}x{truth.shape[0]}, its frame "
-                        f"{frame.shape[1]}x{frame.shape[0]}: not scored")
-        return
-    metrics.add(prediction, truth)
+    if metrics is not None and replayer.pending:
+        summary["problems"].append(f"{len(replayer.pending)} frames have no label on "
+                                   f"{label_topic}")
+    return ReplayResult(summary, replayer.records, replayer.gallery,
+                        metrics.curves() if metrics else None)
 
 
 def _statistics(values: list[float]) -> dict[str, float]:

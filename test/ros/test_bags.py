@@ -148,6 +148,11 @@ def test_bad_frames_are_flagged_and_skipped(tiny_data, tiny_onnx, tmp_path):
     assert [entry[2] for entry in summary["flag"]["timeline"]][1:3] == [True, True]
     assert "unsupported encoding 'yuv422'" in summary["problems"][0]
     assert "data has 100 bytes" in summary["problems"][1]
+    with BagSource(tmp_path / "out" / "bag") as source:  # one /diagnostics per second, as live
+        statuses = [m.message.status[0] for m in source.messages({"/diagnostics"})]
+    assert [s.level for s in statuses] == [0, 2, 2, 2]  # an error stays reported for a period
+    assert "yuv422" in statuses[1].message
+    assert {v.key: v.value for v in statuses[3].values}["failed_frames"] == "2"
 
 
 def test_compare_outputs_of_identical_replays(tiny_data, tiny_onnx, tmp_path):
