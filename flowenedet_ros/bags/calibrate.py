@@ -3,12 +3,12 @@
 Constraint: the scene flag's false-alarm rate on in-distribution bags (flagged frames / frames)
 stays below `target`. The flag rises when `raise_frames` consecutive frames exceed
 scene_threshold and stays up for at least `clear_frames` frames, so a per-window rate of
-target / clear_frames keeps the per-frame rate below target. scene_threshold is the split-conformal
-quantile of the in-distribution window statistics (the smallest uncertain fraction of each run of
-`raise_frames` frames): for frames exchangeable with the calibration ones, a new window exceeds it
-with probability at most 1 / (n + 1) per unexceeded rank, whatever the score distribution. With too
-few frames to reach the target the largest statistic is used and the bound it does give is
-reported, not the target.
+target / clear_frames keeps the per-frame rate below target. scene_threshold is an order statistic
+of the in-distribution window statistics (the smallest uncertain fraction of each run of
+`raise_frames` frames), chosen so that for frames exchangeable with the calibration ones the rate
+of new windows above it stays below that per-window rate with 95 % probability, whatever the score
+distribution (a training-conditional conformal bound). With too few frames for the target the
+largest statistic is used, and the rate it does guarantee is reported instead of the target.
 
 Objective, on labelled anomaly bags: the fraction of frames with anomaly pixels on which the
 (simulated) flag is up; ties go to fewer raise_frames (a faster flag), then to the OOD mask's
@@ -38,6 +38,7 @@ PIXEL_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
 # A frame is never called uncertain for fewer than this fraction of its pixels, even when the
 # in-distribution bags have none: a few noisy pixels must not raise the flag.
 MIN_SCENE_THRESHOLD = 0.001
+CONFIDENCE = 0.95  # the false-alarm bound holds with this probability over the calibration draw
 
 
 @dataclass
@@ -126,18 +127,35 @@ def window_statistics(fractions: np.ndarray, raise_frames: int) -> np.ndarray:
     return windows.min(axis=1)
 
 
-def conformal_threshold(statistics: np.ndarray, rate: float) -> tuple[float, float]:
-    """(threshold, guaranteed exceedance rate): the ceil((n + 1)(1 - rate))-th smallest of n
-    statistics; with n too small for `rate`, the largest, which guarantees 1 / (n + 1)."""
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(Binomial(n, p) <= k)."""
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0 if k < n else 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    return min(1.0, sum(math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                                 + i * log_p + (n - i) * log_q) for i in range(k + 1)))
+
+
+def conformal_threshold(statistics: np.ndarray, rate: float,
+                        confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """(threshold, exceedance rate it guarantees with probability `confidence`).
+
+    With the r-th smallest of n exchangeable statistics as threshold, the rate at which new ones
+    exceed it is Beta(n - r + 1, r) distributed, so P(rate > target) = P(Binomial(n, target)
+    <= n - r): the smallest r that keeps this below 1 - confidence is taken. When even r = n
+    cannot, the largest statistic is used and the rate it guarantees, 1 - (1 - confidence)^(1/n),
+    is returned instead of the target."""
     n = len(statistics)
     if n == 0:
         raise DataError("no in-distribution window to calibrate on (fewer frames than "
                         "raise_frames)")
-    rank = math.ceil((n + 1) * (1 - rate))
     ordered = np.sort(statistics)
-    if rank > n:
-        return float(ordered[-1]), 1.0 / (n + 1)
-    return float(ordered[rank - 1]), rate
+    for rank in range(max(1, math.ceil(n * (1 - rate))), n + 1):
+        if binomial_cdf(n - rank, n, rate) <= 1 - confidence:
+            return float(ordered[rank - 1]), rate
+    return float(ordered[-1]), 1 - (1 - confidence) ** (1 / n)
 
 
 def simulate_flag(fractions: np.ndarray, config) -> np.ndarray:

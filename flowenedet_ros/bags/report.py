@@ -74,9 +74,9 @@ def _frames_section(title: str, frames, result: ReplayResult, directory: Path) -
             cv2.imwrite(str(directory / name), _displayable(key, panels[key]))
             cells.append(f'<figure><img src="{name}" alt="{caption}"><figcaption>{caption}'
                          "</figcaption></figure>")
-        stamp = result.records[index].stamp_s
-        rows.append(f"<h3>frame {index} (t = {stamp:.3f} s): {100 * fraction:.2f} % of pixels "
-                    f"uncertain</h3><div class=row>{''.join(cells)}</div>")
+        offset = result.records[index].stamp_s - result.records[0].stamp_s
+        rows.append(f"<h3>frame {index} (t = {offset:.2f} s into the bag): {100 * fraction:.2f} "
+                    f"% of pixels uncertain</h3><div class=row>{''.join(cells)}</div>")
     return f"<h2>{title}</h2>" + "".join(rows)
 
 

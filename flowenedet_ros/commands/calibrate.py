@@ -47,8 +47,9 @@ def run(args: argparse.Namespace) -> int:
              f"in-distribution: {frames} frames of {', '.join(map(str, args.inlier))}",
              f"anomaly: {', '.join(map(str, args.anomaly)) or 'none'}",
              f"chosen: {chosen}",
-             f"calibration false-alarm rate {choice.calibration_far:.4g}; guaranteed per frame "
-             f"<= {choice.far_bound:.4g} for frames like these ({choice.windows} windows)",
+             f"calibration false-alarm rate {choice.calibration_far:.4g}; guaranteed <= "
+             f"{choice.far_bound:.4g} per frame, with 95 % confidence, for frames like these "
+             f"({choice.windows} windows)",
              f"anomaly frames flagged {choice.detection_rate:.3f}, OOD-mask pixel F1 "
              f"{choice.pixel_f1:.3f}"]
     if choice.far_bound > args.target:

@@ -8,6 +8,7 @@ import pytest
 from flowenedet_ros.bags.calibrate import (
     PIXEL_THRESHOLDS,
     Sequence,
+    binomial_cdf,
     calibrate,
     conformal_threshold,
     evaluate_choice,
@@ -24,10 +25,20 @@ def test_window_statistics_are_run_minima():
     assert window_statistics(fractions, 6).size == 0
 
 
+def test_binomial_cdf_matches_scipy():
+    from scipy.stats import binom
+
+    for k, n, p in ((0, 10, 0.1), (3, 50, 0.05), (40, 5000, 0.01), (7, 7, 0.5)):
+        assert binomial_cdf(k, n, p) == pytest.approx(binom.cdf(k, n, p), rel=1e-9)
+
+
 def test_conformal_threshold_rank_and_small_sample_bound():
-    statistics = np.arange(1, 100) / 100.0  # n = 99
-    assert conformal_threshold(statistics, 0.1) == (0.9, 0.1)  # rank ceil(100 * 0.9) = 90
-    assert conformal_threshold(statistics, 0.001) == (0.99, 0.01)  # the maximum, 1 / (n + 1)
+    statistics = np.arange(1, 1001) / 1000.0  # n = 1000
+    threshold, bound = conformal_threshold(statistics, 0.1)
+    # the smallest rank r with P(Binomial(1000, 0.1) <= 1000 - r) <= 5 %: r = 916
+    assert (threshold, bound) == (0.916, 0.1)
+    threshold, bound = conformal_threshold(statistics, 0.0001)
+    assert threshold == 1.0 and bound == pytest.approx(1 - 0.05 ** (1 / 1000))
 
 
 def synthetic(name: str, frames: int, rng, anomalous: bool) -> Sequence:
