@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class OnnxRuntimeBackend:
         if self.threads:
             options.intra_op_num_threads = self.threads
         options.enable_profiling = profiling
+        if profiling:  # never into the working directory, even when a run is interrupted
+            options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "flowenedet_ort")
         try:
             return self._onnxruntime.InferenceSession(str(self.path), options,
                                                       providers=list(self.providers))
