@@ -5,7 +5,12 @@ BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-slow lint demo clean
+EMBEDDED := flowenedet_core/embedded
+WORK := runs/embedded
+MODEL := -p backbone:=erfnet-tiny -p weights:=$(EMBEDDED)/erfnet-tiny.safetensors -p backend:=onnxruntime -p artifacts_dir:=$(WORK)/artifacts
+ROAD_AHEAD := [0.25,0.45,0.75,1.0]
+
+.PHONY: venv test test-slow lint demo embedded-model clean
 
 venv: $(STAMP)
 
@@ -28,8 +33,25 @@ test: venv lint
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 
+# The embedded model on a synthetic drive, through the real node process (no data, no GPU).
 demo: venv
-	$(BIN)/python -m flowenedet_core.cli.main demo --data-root $(SHARED)
+	$(BIN)/flowenedet demo --out runs/demo
+
+# Reproduces $(EMBEDDED) (README "The embedded model"): synthetic streets, the small backbone,
+# FED-U and FED-C on it, and the scene-flag thresholds (about 20 minutes on 2 CPU cores).
+embedded-model: venv
+	rm -rf $(WORK)
+	$(BIN)/flowenedet synth --out $(WORK)/synth --train 600 --val 60 --anomaly 0 --seed 0
+	$(BIN)/flowenedet synth --out $(WORK)/synth-fed --train 300 --val 0 --anomaly 0 --seed 1
+	$(BIN)/flowenedet train-backbone --data cityscapes:$(WORK)/synth/cityscapes:train --val cityscapes:$(WORK)/synth/cityscapes:val --iters 3000 --out $(EMBEDDED)/erfnet-tiny
+	$(BIN)/flowenedet train --backbone erfnet-tiny --weights $(EMBEDDED)/erfnet-tiny.safetensors --data cityscapes:$(WORK)/synth-fed/cityscapes:train --variant fed-u --raw-logits --iters 1500 --crop 256x512 --out $(WORK)/fed-u
+	$(BIN)/flowenedet train --backbone erfnet-tiny --weights $(EMBEDDED)/erfnet-tiny.safetensors --data cityscapes:$(WORK)/synth-fed/cityscapes:train --variant fed-c --raw-logits --blocks 4 --separable --iters 1500 --crop 256x512 --out $(WORK)/fed-c
+	for v in fed-u fed-c; do mkdir -p $(EMBEDDED)/$$v && cp $(WORK)/$$v/fed.json $(WORK)/$$v/fed.safetensors $(EMBEDDED)/$$v/; done
+	$(BIN)/flowenedet make-drive $(WORK)/inlier-drive --stretch clear:150 --stretch fog:100:0.3 --stretch clear:150 --seed 11
+	$(BIN)/flowenedet make-drive $(WORK)/anomaly-drive --stretch anomaly:30:1 --stretch anomaly:30:2 --stretch clear:20 --stretch anomaly:30:1 --seed 12
+	$(BIN)/flowenedet replay $(WORK)/inlier-drive --out $(WORK)/inlier-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
+	$(BIN)/flowenedet replay $(WORK)/anomaly-drive --out $(WORK)/anomaly-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
+	$(BIN)/flowenedet calibrate --inlier $(WORK)/inlier-replay/bag --anomaly $(WORK)/anomaly-replay/bag -p "roi:=$(ROAD_AHEAD)" --target 0.01 --out $(EMBEDDED)/thresholds.yaml
 
 clean:
 	rm -rf $(VENV) runs

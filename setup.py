@@ -11,6 +11,8 @@ setup(
     version="0.1.0",
     packages=find_packages(include=["flowenedet_core", "flowenedet_core.*",
                                     "flowenedet_ros", "flowenedet_ros.*"]),
+    # the embedded demo model (a few MB): weights, FED checkpoints, thresholds
+    package_data={"flowenedet_core.embedded": ["*.safetensors", "*.json", "*.yaml", "fed-*/*"]},
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),

@@ -8,9 +8,9 @@ import sys
 from flowenedet_core.cli.main import COMMANDS
 from flowenedet_core.cli.main import main as core_main
 
-from .commands import calibrate, make_bag, play, replay
+from .commands import calibrate, demo, make_bag, make_drive, play, replay
 
-ALL_COMMANDS = (*COMMANDS, make_bag, replay, play, calibrate)
+ALL_COMMANDS = (*COMMANDS, make_bag, make_drive, replay, play, calibrate, demo)
 
 
 def main(argv: list[str] | None = None) -> int:

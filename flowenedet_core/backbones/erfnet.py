@@ -9,6 +9,7 @@ the 64-channel decoder activations at 1/4 instead.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -69,18 +70,29 @@ class UpsamplerBlock(nn.Module):
         return F.relu(self.bn(self.conv(x)))
 
 
+@dataclass(frozen=True)
+class ERFNetShape:
+    """Channel widths at 1/2, 1/4, 1/8 and block counts; the default is the published ERFNet."""
+
+    widths: tuple[int, int, int] = (16, 64, 128)
+    quarter_blocks: int = 5  # non_bottleneck_1d at 1/4 in the encoder
+    eighth_rounds: int = 2  # rounds of 4 dilated blocks (2, 4, 8, 16) at 1/8
+    decoder_blocks: int = 2  # per decoder stage
+
+
 class Encoder(nn.Module):
-    def __init__(self, num_outputs: int) -> None:
+    def __init__(self, num_outputs: int, shape: ERFNetShape = ERFNetShape()) -> None:
         super().__init__()
-        self.initial_block = DownsamplerBlock(3, 16)
-        layers: list[nn.Module] = [DownsamplerBlock(16, 64)]
-        layers += [NonBottleneck1d(64, 0.03, 1) for _ in range(5)]
-        layers.append(DownsamplerBlock(64, 128))
-        for _ in range(2):
-            layers += [NonBottleneck1d(128, 0.3, d) for d in (2, 4, 8, 16)]
+        half, quarter, eighth = shape.widths
+        self.initial_block = DownsamplerBlock(3, half)
+        layers: list[nn.Module] = [DownsamplerBlock(half, quarter)]
+        layers += [NonBottleneck1d(quarter, 0.03, 1) for _ in range(shape.quarter_blocks)]
+        layers.append(DownsamplerBlock(quarter, eighth))
+        for _ in range(shape.eighth_rounds):
+            layers += [NonBottleneck1d(eighth, 0.3, d) for d in (2, 4, 8, 16)]
         self.layers = nn.ModuleList(layers)
         # Only used when the encoder is trained alone; kept so original checkpoints load.
-        self.output_conv = nn.Conv2d(128, num_outputs, 1)
+        self.output_conv = nn.Conv2d(eighth, num_outputs, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.initial_block(x)
@@ -90,20 +102,25 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    def __init__(self, num_outputs: int) -> None:
+    def __init__(self, num_outputs: int, shape: ERFNetShape = ERFNetShape()) -> None:
         super().__init__()
+        half, quarter, eighth = shape.widths
+        blocks = shape.decoder_blocks
         self.layers = nn.ModuleList([
-            UpsamplerBlock(128, 64), NonBottleneck1d(64, 0, 1), NonBottleneck1d(64, 0, 1),
-            UpsamplerBlock(64, 16), NonBottleneck1d(16, 0, 1), NonBottleneck1d(16, 0, 1),
+            UpsamplerBlock(eighth, quarter),
+            *(NonBottleneck1d(quarter, 0, 1) for _ in range(blocks)),
+            UpsamplerBlock(quarter, half),
+            *(NonBottleneck1d(half, 0, 1) for _ in range(blocks)),
         ])
-        self.output_conv = nn.ConvTranspose2d(16, num_outputs, 2, stride=2)
+        self.quarter_layers = 1 + blocks
+        self.output_conv = nn.ConvTranspose2d(half, num_outputs, 2, stride=2)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Returns (64-channel map at 1/4, 16-channel classifier input at 1/2)."""
-        for layer in self.layers[:3]:
+        """Returns (the map at 1/4, the classifier input at 1/2)."""
+        for layer in self.layers[:self.quarter_layers]:
             x = layer(x)
         quarter = x
-        for layer in self.layers[3:]:
+        for layer in self.layers[self.quarter_layers:]:
             x = layer(x)
         return quarter, x
 
@@ -116,7 +133,8 @@ class ERFNet(Backbone):
     def __init__(self, num_outputs: int = 20,
                  class_names: tuple[str, ...] = CITYSCAPES_CLASSES,
                  input_size: tuple[int, int] = (512, 1024),
-                 feature_layer: str = "classifier_input") -> None:
+                 feature_layer: str = "classifier_input",
+                 shape: ERFNetShape = ERFNetShape()) -> None:
         super().__init__()
         if feature_layer not in FEATURE_LAYERS:
             raise ConfigError(f"ERFNet feature_layer {feature_layer!r} is not one of "
@@ -124,8 +142,8 @@ class ERFNet(Backbone):
         self.feature_layer = feature_layer
         self.class_names = tuple(class_names)
         self.preprocessing = Preprocessing(input_size=input_size)
-        self.encoder = Encoder(num_outputs)
-        self.decoder = Decoder(num_outputs)
+        self.encoder = Encoder(num_outputs, shape)
+        self.decoder = Decoder(num_outputs, shape)
 
     def forward(self, x: torch.Tensor) -> BackboneOutput:
         quarter, half = self.decoder(self.encoder(x))
@@ -148,6 +166,17 @@ class ERFNet(Backbone):
         conv = self.decoder.output_conv
         weight = conv.weight.mean(dim=(2, 3)).t()[:, :, None, None]  # (out, in, 1, 1)
         return F.conv2d(pooled, weight, conv.bias)
+
+
+# The embedded demo model: ERFNet's design at a tenth of its width and depth, 19 classes, 256x512.
+TINY_SHAPE = ERFNetShape(widths=(16, 32, 64), quarter_blocks=2, eighth_rounds=1,
+                         decoder_blocks=1)
+
+
+def build_erfnet_tiny(weights: str | Path | None, **kwargs) -> ERFNet:
+    """The small ERFNet of the embedded demo model (trained on synthetic streets)."""
+    kwargs = {"num_outputs": 19, "input_size": (256, 512), "shape": TINY_SHAPE, **kwargs}
+    return build_erfnet(weights, **kwargs)
 
 
 def build_erfnet(weights: str | Path | None, **kwargs) -> ERFNet:

@@ -8,13 +8,14 @@ from pathlib import Path
 from ..errors import ConfigError
 from .base import Backbone
 from .deeplabv3plus import build_deeplabv3plus
-from .erfnet import build_erfnet
+from .erfnet import build_erfnet, build_erfnet_tiny
 from .segformer import SEGFORMER_VARIANTS, build_segformer
 
 BackboneBuilder = Callable[..., Backbone]
 
 BACKBONES: dict[str, BackboneBuilder] = {
     "erfnet": build_erfnet,
+    "erfnet-tiny": build_erfnet_tiny,
     "deeplabv3plus-r101": build_deeplabv3plus,
     **{f"segformer-{variant}": (lambda weights, _v=variant, **kw:
                                 build_segformer(weights, variant=_v, **kw))

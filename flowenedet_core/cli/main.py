@@ -7,9 +7,18 @@ import logging
 import sys
 
 from ..errors import FlowenedetError
-from . import bench, build_engine, demo, estimate_stats, evaluate, export, train
+from . import (
+    bench,
+    build_engine,
+    estimate_stats,
+    evaluate,
+    export,
+    synth,
+    train,
+    train_backbone,
+)
 
-COMMANDS = (estimate_stats, train, evaluate, export, build_engine, bench, demo)
+COMMANDS = (synth, train_backbone, estimate_stats, train, evaluate, export, build_engine, bench)
 
 
 def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:

@@ -147,8 +147,8 @@ _PAGE = """<!DOCTYPE html>
 body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin-bottom: 1em; }}
 th, td {{ text-align: left; padding: 0.25em 0.8em; border-bottom: 1px solid #ddd; }}
-.row {{ display: flex; gap: 0.5em; flex-wrap: wrap; }}
-figure {{ margin: 0; }} img {{ max-width: 100%; }} .row img {{ width: 320px; }}
+.row {{ display: flex; gap: 0.5em; }}
+figure {{ margin: 0; }} img {{ max-width: 100%; }} .row figure {{ width: 24%; }}
 figcaption {{ font-size: 0.8em; color: #555; }}
 </style></head>
 <body><h1>flowenedet replay: {title}</h1>

@@ -1,0 +1,57 @@
+"""Synthetic street scenes written as the folders the rest of the package reads: a Cityscapes tree
+(train / val, with mild covariate shifts so light weather stays in distribution) and an anomaly
+folder (out-of-distribution objects on the road, masks 0/1)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .synthetic import render_scene
+
+CITY = "synth"
+MILD_SHIFTS = (None, None, None, ("fog", 0.35), ("noise", 0.2), ("blur", 0.15), ("night", 0.2))
+
+
+def _write(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if array.ndim == 3:
+        array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), array):
+        raise OSError(f"cannot write {path}")
+
+
+def write_cityscapes(root: Path, split: str, count: int, seed: int,
+                     size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(seed)
+    for index in tqdm(range(count), desc=f"synthetic {split}", unit="img"):
+        shift = MILD_SHIFTS[int(rng.integers(len(MILD_SHIFTS)))]
+        frame = render_scene(int(rng.integers(1 << 30)), size, shift=shift and shift[0],
+                             severity=shift[1] if shift else 0.0,
+                             advance=float(rng.uniform(0, 60)))
+        stem = f"{CITY}_{index:06d}_000019"
+        _write(root / "leftImg8bit" / split / CITY / f"{stem}_leftImg8bit.png", frame.image)
+        _write(root / "gtFine" / split / CITY / f"{stem}_gtFine_labelTrainIds.png",
+               frame.labels)
+
+
+def write_anomaly(root: Path, count: int, seed: int, size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(seed)
+    for index in tqdm(range(count), desc="synthetic anomaly", unit="img"):
+        frame = render_scene(int(rng.integers(1 << 30)), size, anomalies=int(rng.integers(1, 3)),
+                             advance=float(rng.uniform(0, 60)))
+        _write(root / "images" / f"{index:04d}.png", frame.image)
+        _write(root / "labels_masks" / f"{index:04d}.png", frame.anomaly)
+
+
+def write_synthetic_data(root: str | Path, train: int, val: int, anomaly: int, seed: int = 0,
+                         size: tuple[int, int] = (256, 512)) -> dict[str, Path]:
+    """root/cityscapes (train, val) and root/anomaly; returns the two folders."""
+    root = Path(root)
+    write_cityscapes(root / "cityscapes", "train", train, seed, size)
+    write_cityscapes(root / "cityscapes", "val", val, seed + 1, size)
+    write_anomaly(root / "anomaly", anomaly, seed + 2, size)
+    return {"cityscapes": root / "cityscapes", "anomaly": root / "anomaly"}

@@ -1,0 +1,72 @@
+"""The procedural street scenes: deterministic, labelled consistently, camera-like, shiftable."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flowenedet_core.data.datasets import AnomalyFolder, CityscapesFolder
+from flowenedet_core.data.synthetic import (
+    ROAD,
+    SKY,
+    VOID,
+    Street,
+    apply_shift,
+    render_scene,
+)
+from flowenedet_core.data.synthetic_drive import DEMO_DRIVE, Stretch, drive
+from flowenedet_core.data.synthetic_sets import write_synthetic_data
+
+
+def test_scenes_are_deterministic_from_the_seed():
+    a, b = render_scene(7, anomalies=1), render_scene(7, anomalies=1)
+    np.testing.assert_array_equal(a.image, b.image)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert not np.array_equal(a.image, render_scene(8, anomalies=1).image)
+
+
+def test_labels_are_train_ids_in_a_camera_layout():
+    frame = render_scene(3, size=(128, 256))
+    assert frame.image.shape == (128, 256, 3) and frame.labels.shape == (128, 256)
+    assert set(np.unique(frame.labels)) <= set(range(19))
+    assert (frame.labels[0] == SKY).mean() > 0.2  # sky above
+    assert (frame.labels[-10:, 100:156] == ROAD).mean() > 0.9  # road ahead, below
+    assert not frame.anomaly.any()
+    classes = set(np.unique(frame.labels))
+    assert {0, 1, 2, 10} <= classes and classes & {11, 13}  # road, sidewalk, building, sky
+
+
+def test_anomalies_lie_on_the_road_and_are_void_in_the_labels():
+    frame = render_scene(11, anomalies=2)
+    assert frame.anomaly.sum() > 200
+    assert (frame.labels[frame.anomaly == 1] == VOID).all()
+    rows = np.flatnonzero(frame.anomaly.any(axis=1))
+    assert rows.max() > 0.5 * frame.image.shape[0]  # standing on the road, below the horizon
+
+
+def test_fog_hides_the_far_scene_more_when_heavier():
+    street = Street(5)
+    frame, depth = street.render()
+    contrast = [apply_shift(frame.image, depth, "fog", s).std() for s in (0.0, 0.3, 0.95)]
+    assert contrast[0] > contrast[1] > contrast[2]
+    for shift in ("night", "noise", "blur"):
+        shifted = apply_shift(frame.image, depth, shift, 0.5)
+        assert shifted.shape == frame.image.shape and not np.array_equal(shifted, frame.image)
+
+
+def test_the_demo_drive_has_its_stretches_in_order():
+    stretches = (Stretch("clear", 2), Stretch("anomaly", 3, anomalies=1),
+                 Stretch("heavy fog", 2, shift="fog", severity=0.95))
+    frames = list(drive(stretches, seed=1, size=(64, 128)))
+    assert [index for index, _ in frames] == [0, 0, 1, 1, 1, 2, 2]
+    assert all(f.anomaly.any() for i, f in frames if i == 1)
+    assert not any(f.anomaly.any() for i, f in frames if i != 1)
+    assert [s.expect_flag for s in DEMO_DRIVE].count(True) == 3  # two anomaly, one heavy fog
+
+
+def test_synthetic_folders_read_as_datasets(tmp_path):
+    folders = write_synthetic_data(tmp_path, train=2, val=1, anomaly=2, size=(64, 128))
+    train = CityscapesFolder("train", folders["cityscapes"], "train")
+    anomaly = AnomalyFolder("anomaly", folders["anomaly"])
+    assert len(train) == 2 and len(anomaly) == 2
+    assert train[0].image.shape == (64, 128, 3)
+    assert set(np.unique(anomaly[0].label)) <= {0, 1}
