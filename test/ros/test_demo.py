@@ -24,5 +24,7 @@ def test_demo_runs_the_node_and_the_flag_follows_the_drive(tmp_path):
     assert "anomaly (frames 20-31): up after" in lines[2]
     assert "light fog (frames 48-63): down" in lines[2]
     assert "heavy fog (frames 76-91): up after" in lines[2]
+    assert "anomaly (frames 108-119): up after" in lines[2]
+    assert "rose" not in lines[2] and "still up" not in lines[2]
     assert (tmp_path / "replay" / "report.html").is_file()
     assert (tmp_path / "live" / "metadata.yaml").is_file()
