@@ -112,5 +112,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.restart:
         trainer.resume()
     trainer.run()
+    if world_size > 1:  # every rank waits for rank 0's checkpoint, then all leave together:
+        dist.barrier()  # a rank exiting with its process group alive can abort (SIGABRT)
+        dist.destroy_process_group()
     LOGGER.info("FED checkpoint written to %s", args.out)
     return 0

@@ -17,6 +17,6 @@ def test_torchrun_trains_one_detector_with_two_processes(tiny_data, tmp_path):
                "--iters", "4", "--blocks", "2", "--crop", "32x64", "--scales", "1",
                "--cache-dir", str(tmp_path / "cache"), "--out", str(out), "--device", "cpu"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.returncode == 0, result.stderr[-8000:]  # the ranks' errors, not just torchrun's
     sidecar = json.loads((out / "fed.json").read_text())
     assert sidecar["training"]["world_size"] == 2
