@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -98,14 +99,12 @@ def write_drive(path: Path, seed: int, stretches: tuple[Stretch, ...] = DEMO_DRI
                 storage: str = "mcap") -> list[int]:
     """A synthetic drive as a bag, anomaly masks as labels; returns the first frame index of
     each stretch."""
-    starts, frames = [], []
-    for index, (stretch_index, frame) in enumerate(drive(stretches, seed)):
-        if len(starts) == stretch_index:
-            starts.append(index)
-        frames.append(Frame(f"{index:04d}", frame.image, frame.anomaly))
-    write_bag(iter(frames), len(frames), path, BagLayout(rate_hz=RATE_HZ, storage=storage),
+    frames = (Frame(f"{index:04d}", frame.image, frame.anomaly)
+              for index, (_, frame) in enumerate(drive(stretches, seed)))
+    lengths = [stretch.frames for stretch in stretches]
+    write_bag(frames, sum(lengths), path, BagLayout(rate_hz=RATE_HZ, storage=storage),
               "anomaly", START_NS, progress=False)
-    return starts
+    return list(itertools.accumulate(lengths, initial=0))[:-1]
 
 
 def run_node(params: Path, bag: Path, recording: Path, log: Path) -> None:

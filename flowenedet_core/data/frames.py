@@ -11,6 +11,14 @@ from .datasets import IMAGE_SUFFIXES
 from .transforms import read_rgb, resize_image
 
 
+def image_paths(directory: str | Path) -> list[Path]:
+    """Every image file under `directory`, recursively, sorted; DataError when there is none."""
+    paths = sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {directory}")
+    return paths
+
+
 def load_frames(directory: str | Path | None, count: int, size: tuple[int, int] | None = None,
                 seed: int = 0) -> tuple[list[np.ndarray], str]:
     """Up to `count` frames: image files under `directory` (recursively, sorted), resized to
@@ -22,8 +30,5 @@ def load_frames(directory: str | Path | None, count: int, size: tuple[int, int] 
         frames = [generator.integers(0, 256, (height, width, 3), dtype=np.uint8)
                   for _ in range(count)]
         return frames, "random"
-    paths = sorted(p for p in Path(directory).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {directory}")
-    frames = [read_rgb(p) for p in paths[:count]]
+    frames = [read_rgb(p) for p in image_paths(directory)[:count]]
     return [resize_image(f, size) for f in frames] if size else frames, str(directory)

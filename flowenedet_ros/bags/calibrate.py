@@ -25,11 +25,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from flowenedet_core.cityscapes_classes import IGNORE_INDEX
 from flowenedet_core.errors import DataError
 
 from ..pipeline_factory import flag_config
 from ..scene_flag import SceneFlag, uncertain_fraction
-from .label_metrics import ANOMALY
+from .label_metrics import anomaly_pixels
 from .reader import BagSource
 from .records import DEFAULT_NODE, LABEL_KIND_KEY, image_array, output_topics, stamp_ns
 
@@ -106,8 +107,8 @@ def read_sequence(path: str | Path, values: dict, node: str = DEFAULT_NODE,
 def _count_pixels(counts: np.ndarray, uncertainty: np.ndarray, truth: np.ndarray,
                   thresholds: tuple[float, ...]) -> bool:
     """Adds the OOD mask's pixel counts at every threshold; False if no anomaly pixel."""
-    valid = truth != 255
-    anomaly = ((truth == ANOMALY) | (truth == 2)) & valid
+    valid = truth != IGNORE_INDEX
+    anomaly = anomaly_pixels(truth) & valid
     if not anomaly.any():
         return False
     for index, threshold in enumerate(thresholds):

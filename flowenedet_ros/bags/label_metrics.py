@@ -16,6 +16,11 @@ from flowenedet_core.runtime.base import Prediction
 ANOMALY = 1
 
 
+def anomaly_pixels(truth: np.ndarray) -> np.ndarray:
+    """Anomaly pixels of a mask: 1, or 2 as RoadAnomaly marks them (void and 0 are not)."""
+    return (truth == ANOMALY) | (truth == 2)
+
+
 class LabelMetrics:
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -32,7 +37,7 @@ class LabelMetrics:
             truth = resize_label(truth, uncertainty.shape)
         valid = truth != IGNORE_INDEX
         if self.kind == "anomaly":
-            positive = (truth == ANOMALY) | (truth == 2)  # RoadAnomaly marks anomalies with 2
+            positive = anomaly_pixels(truth)
             if not positive[valid].any():
                 self.skipped += 1
                 return

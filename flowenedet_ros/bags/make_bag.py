@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from flowenedet_core.data.datasets import IMAGE_SUFFIXES, LabelledFolder
+from flowenedet_core.data.datasets import LabelledFolder
+from flowenedet_core.data.frames import image_paths
 from flowenedet_core.data.spec import parse_data_spec
 from flowenedet_core.data.transforms import read_label, read_rgb
 from flowenedet_core.errors import DataError
@@ -56,11 +57,8 @@ def labelled_frames(specs: list[str]) -> tuple[Iterator[Frame], int, str]:
 def folder_frames(images: Path, labels: Path | None) -> tuple[Iterator[Frame], int]:
     """Every image under `images` (recursively, sorted); with `labels`, the PNG of the same stem
     (and relative folder) beside each."""
-    paths = sorted(p for p in Path(images).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        raise DataError(f"no images ({', '.join(IMAGE_SUFFIXES)}) under {images}")
     pairs = []
-    for path in paths:
+    for path in image_paths(images):
         label = None
         if labels is not None:
             label = Path(labels) / path.relative_to(images).with_suffix(".png")
