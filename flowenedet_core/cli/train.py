@@ -6,14 +6,20 @@ import argparse
 import os
 from pathlib import Path
 
+import torch
+from tqdm import tqdm
+
+from ..data.datasets import LabelledFolder
 from ..data.spec import parse_data_spec
 from ..data.transforms import parse_size
 from ..errors import ConfigError
 from ..fed.detector import FEDConfig
-from ..fed.statistics import SMLStatistics
-from ..training.cache import CacheSpec, build_cache
+from ..fed.statistics import SMLStatistics, ema_statistics
+from ..training.cache import CacheSpec, build_cache, describe_positives, outcome_shares
+from ..training.sampler import SamplerConfig
+from ..training.sources import CachedViews, OnlineViews
 from ..training.trainer import Trainer, TrainOptions, distributed_context
-from .common import LOGGER, add_backbone_arguments, load_backbone
+from .common import LOGGER, LoadedBackbone, add_backbone_arguments, load_backbone
 from .estimate_stats import estimate_statistics
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "flowenedet"
@@ -23,11 +29,22 @@ def parse_scales(text: str) -> tuple[float, ...]:
     try:
         scales = tuple(float(part) for part in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"scales {text!r} are not numbers like 0.5,1,1.5"
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of numbers like 0.5,1,1.5"
                                          ) from None
     if not scales or min(scales) <= 0:
-        raise argparse.ArgumentTypeError("scales must be positive")
+        raise argparse.ArgumentTypeError(f"{text!r}: values must be positive")
     return scales
+
+
+def parse_range(text: str) -> tuple[float, float]:
+    values = parse_scales(text)
+    if len(values) != 2 or values[0] > values[1]:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a range LOW,HIGH like 0.5,2.0")
+    return values
+
+
+def parse_names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,8 +66,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--crop", type=parse_size, default=defaults.crop_size,
                         help="random crop HxW in image pixels (default 512x1024)")
+    parser.add_argument("--views", choices=["scales", "sampler"], default="scales",
+                        help="training views: whole frames at fixed --scales (maps cropped), or "
+                             "the reference's crop sampler (the backbone run on every crop)")
     parser.add_argument("--scales", type=parse_scales, default=(0.5, 0.75, 1.0, 1.25, 1.5),
-                        help="resize ratios of the input size sampled in training")
+                        help="--views scales: resize ratios of the input size")
+    sampler = parser.add_argument_group("--views sampler (see training/sampler.py)")
+    sampler.add_argument("--ratio-range", type=parse_range, default=(0.5, 2.0),
+                         help="resize ratio of the input size, drawn uniformly (default 0.5,2.0)")
+    sampler.add_argument("--cat-max-ratio", type=float, default=0.75,
+                         help="re-draw crops where one class covers more of the labelled pixels")
+    sampler.add_argument("--photometric", action="store_true",
+                         help="photometric jitter (brightness, contrast, saturation, hue)")
+    sampler.add_argument("--corruptions", type=parse_names, default=(),
+                         help="imagecorruptions names for covariate-shift augmentation, e.g. "
+                              "fog,brightness,gaussian_noise,motion_blur,contrast")
+    sampler.add_argument("--severities", type=parse_names, default=("1", "2", "3"),
+                         help="corruption severities drawn per corrupted crop (default 1,2,3)")
+    sampler.add_argument("--corruption-prob", type=float, default=0.0,
+                         help="share of crops corrupted")
+    sampler.add_argument("--draws", type=int, default=8,
+                         help="cached sampler crops per frame (CPU path)")
+    sampler.add_argument("--draw-seed", type=int, default=0,
+                         help="seed of the cached draws (kept apart from --seed, so runs of "
+                              "several training seeds share one cache)")
+    sampler.add_argument("--online", action="store_true",
+                         help="a fresh crop every iteration, the backbone run online (GPU path)")
+    sampler.add_argument("--workers", type=int, default=4,
+                         help="data-loader workers drawing crops with --online")
+    sampler.add_argument("--stats-from", choices=["sampler", "frames"], default=None,
+                         help="SML statistics: EMA over sampler crops (default with --views "
+                              "sampler) or the clean frames at the input size (default otherwise)")
+    sampler.add_argument("--stats-views", type=int, default=1000,
+                         help="sampler crops in the statistics EMA (cached: at most the cache)")
+    sampler.add_argument("--stats-momentum", type=float, default=0.01,
+                         help="EMA momentum of the sampler statistics (the reference's 0.01)")
     parser.add_argument("--blocks", type=int, default=fed.num_blocks, help="coupling blocks L")
     parser.add_argument("--kernel-size", type=int, default=fed.kernel_size, help="subnet K")
     parser.add_argument("--separable", action="store_true",
@@ -84,31 +134,34 @@ def run(args: argparse.Namespace) -> int:
                        separable=args.separable, condition_groups=groups,
                        full_covariance=args.covariance == "full", flow_stride=args.flow_stride,
                        standardize=not args.raw_logits)
-    if args.stats is not None:
-        statistics = SMLStatistics.load(args.stats)
-    else:
-        statistics = estimate_statistics(loaded.model, dataset, loaded.input_size)
-    if statistics.class_names != loaded.model.class_names:
-        raise ConfigError(f"{args.stats} was estimated for other classes than {args.backbone}'s")
     divides = channels % groups == 0
     if config.variant == "fed-c" and not divides:
         raise ConfigError(f"--groups {groups} does not divide the {channels} feature channels "
                           f"of {args.backbone}")
     # Conditions are cached whenever they can be, so FED-U and FED-C runs share one cache.
-    spec = CacheSpec(loaded.info.name, loaded.info.weights_sha256, channels, loaded.input_size,
-                     args.scales, config.flow_stride, groups if divides else 0,
-                     config.standardize)
     rank, world_size = distributed_context()
-    if world_size > 1 and rank:  # rank 0 fills the cache first, the others then read it
-        dist.barrier()
-    entries = build_cache(loaded.model, dataset, statistics, spec, args.cache_dir,
-                          progress=rank == 0)
-    if world_size > 1 and not rank:
-        dist.barrier()
+    spec = CacheSpec(loaded.info.name, loaded.info.weights_sha256, channels, loaded.input_size,
+                     config.flow_stride, groups if divides else 0, scales=args.scales,
+                     sampler=sampler_config(args, loaded.input_size), draws=args.draws,
+                     seed=args.draw_seed)
+    if args.online and spec.sampler is None:
+        raise ConfigError("--online draws sampler crops: add --views sampler")
+    if args.online:
+        source = OnlineViews(loaded.model, dataset, spec, args.workers, args.seed + 1000 * rank)
+    else:
+        if world_size > 1 and rank:  # rank 0 fills the cache first, the others then read it
+            dist.barrier()
+        source = CachedViews(build_cache(loaded.model, dataset, spec, args.cache_dir,
+                                         progress=rank == 0))
+        if world_size > 1 and not rank:
+            dist.barrier()
+    statistics = training_statistics(args, loaded, dataset, source)
     options = TrainOptions(iters=args.iters, lr=args.lr, batch_size=args.batch_size,
-                           crop_size=args.crop, seed=args.seed,
+                           crop_size=args.crop, flip=spec.sampler is None, seed=args.seed,
                            void_positive=args.void == "positive")
-    trainer = Trainer(config, statistics, loaded.info, entries, options, args.out, args.device)
+    trainer = Trainer(config, statistics, loaded.info, source, options, args.out, args.device,
+                      extra={"views": view_description(spec, source), "statistics_from":
+                             stats_origin(args)})
     if not args.restart:
         trainer.resume()
     trainer.run()
@@ -117,3 +170,64 @@ def run(args: argparse.Namespace) -> int:
         dist.destroy_process_group()
     LOGGER.info("FED checkpoint written to %s", args.out)
     return 0
+
+
+def sampler_config(args: argparse.Namespace, input_size: tuple[int, int]) -> SamplerConfig | None:
+    if args.views != "sampler":
+        return None
+    try:
+        severities = tuple(int(s) for s in args.severities)
+    except ValueError:
+        raise ConfigError(f"--severities {args.severities} are not integers 1-5") from None
+    return SamplerConfig(input_size=input_size, crop_size=args.crop,
+                         ratio_range=args.ratio_range, cat_max_ratio=args.cat_max_ratio,
+                         photometric=args.photometric, corruptions=args.corruptions,
+                         severities=severities, corruption_probability=args.corruption_prob)
+
+
+def stats_origin(args: argparse.Namespace) -> str:
+    if args.stats is not None:
+        return str(args.stats)
+    return args.stats_from or ("sampler" if args.views == "sampler" else "frames")
+
+
+def training_statistics(args: argparse.Namespace, loaded: LoadedBackbone,
+                        dataset: LabelledFolder, source: CachedViews | OnlineViews
+                        ) -> SMLStatistics:
+    """--stats FILE, else the EMA over sampler views (the reference), else the clean frames."""
+    origin = stats_origin(args)
+    if origin == "frames":
+        statistics = estimate_statistics(loaded.model, dataset, loaded.input_size)
+    elif origin == "sampler":
+        if args.views != "sampler":
+            raise ConfigError("--stats-from sampler needs --views sampler")
+        statistics = ema_statistics(loaded.model.class_names, sampler_view_statistics(
+            source, args.stats_views, args.seed), args.stats_momentum)
+    else:
+        statistics = SMLStatistics.load(args.stats)
+    if statistics.class_names != loaded.model.class_names:
+        raise ConfigError(f"{origin} holds statistics of other classes than {args.backbone}'s")
+    return statistics
+
+
+def sampler_view_statistics(source: CachedViews | OnlineViews, views: int, seed: int
+                            ) -> list[torch.Tensor]:
+    """Per-view statistics in a seeded random order: all cached views (at most `views`), or
+    `views` fresh online draws (the reference's pass at learning rate 0)."""
+    if isinstance(source, CachedViews):
+        order = torch.randperm(len(source.entries), generator=torch.Generator().manual_seed(seed))
+        return [source.entries[i].statistics for i in order[:views].tolist()]
+    generator = torch.Generator().manual_seed(seed)
+    return [source.draw(generator).statistics
+            for _ in tqdm(range(views), desc="statistics", unit="crop")]
+
+
+def view_description(spec: CacheSpec, source: CachedViews | OnlineViews) -> dict:
+    description = {"scales": list(spec.scales)} if spec.sampler is None else {
+        "sampler": spec.sampler.to_dict(), "draws": "online" if isinstance(source, OnlineViews)
+        else spec.draws}
+    if isinstance(source, CachedViews):
+        shares = outcome_shares(source.entries)
+        description["outcome_shares"] = shares
+        LOGGER.info("training views: %s", describe_positives(shares))
+    return description

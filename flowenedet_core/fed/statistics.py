@@ -77,27 +77,65 @@ class SMLStatisticsAccumulator:
 
     def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
         """logits (B, >=C, h, w) and labels (B, h, w) at the same resolution; void is ignored."""
-        num_classes = len(self.class_names)
-        max_logit, prediction = logits[:, :num_classes].float().max(1)
-        correct = prediction == labels.to(prediction.device).long()
-        classes = prediction[correct].cpu().numpy()
-        values = max_logit[correct].double().cpu().numpy()
-        self.count += np.bincount(classes, minlength=num_classes)
-        self.total += np.bincount(classes, weights=values, minlength=num_classes)
-        self.total_sq += np.bincount(classes, weights=values ** 2, minlength=num_classes)
+        count, mean, variance = view_statistics(logits, labels, len(self.class_names)
+                                                ).double().cpu().numpy()
+        self.count += count.astype(np.int64)
+        self.total += count * mean
+        self.total_sq += count * (variance + mean ** 2)
 
     def result(self) -> SMLStatistics:
         """Classes without a correct pixel fall back to the mean of the others' statistics."""
-        seen = self.count > 0
-        if not seen.any():
-            raise ValueError("no correctly classified pixel seen: cannot estimate SML statistics")
-        mean = np.where(seen, self.total / np.maximum(self.count, 1), np.nan)
-        variance = self.total_sq / np.maximum(self.count, 1) - np.nan_to_num(mean) ** 2
-        std = np.where(seen, np.sqrt(np.maximum(variance, 1e-12)), np.nan)
-        for index in np.flatnonzero(~seen):
-            LOGGER.warning("class %r has no correctly predicted pixel: using the mean of the "
-                           "other classes' statistics", self.class_names[index])
-        mean = np.where(seen, mean, np.nanmean(mean))
-        std = np.where(seen, np.maximum(std, 1e-3), np.nanmean(std))
-        return SMLStatistics(self.class_names, tuple(mean.tolist()), tuple(std.tolist()),
-                             tuple(int(c) for c in self.count))
+        mean = self.total / np.maximum(self.count, 1)
+        variance = self.total_sq / np.maximum(self.count, 1) - mean ** 2
+        return finish_statistics(self.class_names, self.count, mean, variance)
+
+
+def view_statistics(logits: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """(3, C) float64: per class, the pixel count, mean and variance of the max logit over pixels
+    predicted and labelled as that class (logits (B, >=C, h, w), labels (B, h, w), same size)."""
+    max_logit, prediction = logits[:, :num_classes].float().max(1)
+    correct = prediction == labels.to(prediction.device).long()
+    classes, values = prediction[correct], max_logit[correct].double()
+    count = torch.bincount(classes, minlength=num_classes).double()
+    total = torch.bincount(classes, weights=values, minlength=num_classes)
+    total_sq = torch.bincount(classes, weights=values ** 2, minlength=num_classes)
+    mean = total / count.clamp_min(1)
+    variance = (total_sq / count.clamp_min(1) - mean ** 2).clamp_min(0)
+    return torch.stack([count, mean, variance])
+
+
+def ema_statistics(class_names: tuple[str, ...], views: list[torch.Tensor],
+                   momentum: float = 0.01) -> SMLStatistics:
+    """The reference's estimate: per class, an exponential moving average of the per-view mean
+    and variance (`view_statistics`), in the given order, starting from the first view with more
+    than one pixel of the class. Views are the augmented training crops, so the statistics
+    describe the logits the detector is trained on, not the backbone's memorised clean frames."""
+    size = len(class_names)
+    count, seen = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=bool)
+    mean, variance = np.zeros(size), np.zeros(size)
+    for view in views:
+        view_count, view_mean, view_variance = view.double().cpu().numpy()
+        present = view_count > 1
+        blend = np.where(seen, momentum, 1.0)[present]
+        mean[present] += blend * (view_mean[present] - mean[present])
+        variance[present] += blend * (view_variance[present] - variance[present])
+        seen |= present
+        count += view_count.astype(np.int64)
+    return finish_statistics(class_names, np.where(seen, count, 0), mean, variance)
+
+
+def finish_statistics(class_names: tuple[str, ...], count: np.ndarray, mean: np.ndarray,
+                      variance: np.ndarray) -> SMLStatistics:
+    """Statistics from per-class estimates; classes without pixels (count 0) fall back to the
+    mean of the others' statistics."""
+    seen = count > 0
+    if not seen.any():
+        raise ValueError("no correctly classified pixel seen: cannot estimate SML statistics")
+    for index in np.flatnonzero(~seen):
+        LOGGER.warning("class %r has no correctly predicted pixel: using the mean of the "
+                       "other classes' statistics", class_names[index])
+    std = np.sqrt(np.maximum(variance, 1e-12))
+    mean = np.where(seen, mean, mean[seen].mean())
+    std = np.where(seen, np.maximum(std, 1e-3), std[seen].mean())
+    return SMLStatistics(tuple(class_names), tuple(mean.tolist()), tuple(std.tolist()),
+                         tuple(int(c) for c in count))

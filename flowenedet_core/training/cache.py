@@ -1,12 +1,13 @@
-"""A disk cache of what the frozen backbone gives FED, so training runs the backbone only once.
+"""What the frozen backbone gives FED, computed once per training view and kept on disk.
 
-FED only sees the logits through its energy input z and the features through their channel-group
-means a, so one cache entry per (frame, scale) holds z and a on the flow grid plus the training
-the pixel outcome (correct / misclassified / void) at the scaled image's resolution, from which the
-trainer derives m* (void as positive or ignored). Random crops and flips
-are then taken from these maps (flipping the maps stands in for flipping the input image; the
-backbone is nearly flip-equivariant). The cache key covers the backbone weights, the statistics,
-the flow grid, the scales and the file list, so a stale cache is never reused.
+A view is either a whole frame at one of a few fixed scales (random crops are then taken from the
+maps; flipping the maps stands in for flipping the image) or one draw of the reference's crop
+sampler (`sampler.py`: random ratio, crop, flip, jitter, padding), on which the backbone ran as it
+does at test time. Each entry holds the class logits and the FED-C condition on the flow grid
+(float16), the pixel outcome (correct / misclassified / void) at the view's resolution, and the
+view's per-class max-logit statistics (for the SML statistics EMA). The energy input is derived
+from the logits when training, so runs with and without SML standardisation share one cache. The
+key covers the backbone weights, flow grid, views and file list, so a stale cache is never reused.
 """
 
 from __future__ import annotations
@@ -21,34 +22,44 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..backbones.base import Backbone, upsample_to
+from ..backbones.base import Backbone, resample, upsample_to
 from ..cityscapes_classes import IGNORE_INDEX
 from ..data.datasets import LabelledFolder
 from ..data.transforms import resize_label
-from ..fed.detector import condition_on_grid, energy_on_grid
-from ..fed.statistics import SMLStatistics
+from ..fed.detector import condition_on_grid
+from ..fed.statistics import view_statistics
+from .sampler import CropSampler, SamplerConfig, draw_generator
 
 LOGGER = logging.getLogger(__name__)
-CACHE_FORMAT = 2  # bump when the stored maps change meaning
+CACHE_FORMAT = 3  # bump when the stored maps change meaning
 CORRECT, MISCLASSIFIED, VOID = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class CacheSpec:
-    """What the cached maps depend on."""
+    """What the cached maps depend on: fixed `scales`, or `draws` sampler crops per frame."""
 
     backbone: str
     weights_sha256: str | None
     feature_channels: int  # tells the backbone's feature layers apart
     input_size: tuple[int, int]  # scale 1.0
-    scales: tuple[float, ...]
     flow_stride: int
     condition_groups: int  # 0: no condition cached
-    standardize: bool
+    scales: tuple[float, ...] = (1.0,)  # whole-frame views (without a sampler)
+    sampler: SamplerConfig | None = None  # crop views drawn by the reference's pipeline
+    draws: int = 0  # sampler crops per frame
+    seed: int = 0  # of the sampler draws
 
-    def key(self, dataset: LabelledFolder, statistics: SMLStatistics) -> str:
-        payload = json.dumps({"format": CACHE_FORMAT, "spec": self.__dict__,
-                              "stats": statistics.to_dict(),
+    def views(self) -> list[float | int]:
+        """Per frame: the scales, or the draw indices."""
+        return list(range(self.draws)) if self.sampler else list(self.scales)
+
+    def key(self, dataset: LabelledFolder) -> str:
+        spec = {k: v for k, v in self.__dict__.items() if k != "sampler"}
+        spec["sampler"] = self.sampler.to_dict() if self.sampler else None
+        if not self.sampler:
+            spec.pop("draws"), spec.pop("seed")
+        payload = json.dumps({"format": CACHE_FORMAT, "spec": spec,
                               "files": [str(p) for pair in dataset.pairs for p in pair]},
                              sort_keys=True, default=list)
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -56,9 +67,13 @@ class CacheSpec:
 
 @dataclass
 class CacheEntry:
-    z: torch.Tensor  # (2, h, w) float32 energy input
+    logits: torch.Tensor  # (C, h, w) float16 class logits on the flow grid
     condition: torch.Tensor | None  # (P, h, w) float16
     target: torch.Tensor  # (H, W) uint8 outcome: CORRECT, MISCLASSIFIED or VOID
+    statistics: torch.Tensor | None = None  # (3, C): pixel count, mean, variance of the max logit
+
+    def payload(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 def scaled_size(size: tuple[int, int], scale: float, multiple: int) -> tuple[int, int]:
@@ -68,46 +83,73 @@ def scaled_size(size: tuple[int, int], scale: float, multiple: int) -> tuple[int
 
 @torch.no_grad()
 def compute_entry(backbone: Backbone, image: np.ndarray, label: np.ndarray,
-                  size: tuple[int, int], spec: CacheSpec,
-                  statistics: SMLStatistics) -> CacheEntry:
+                  size: tuple[int, int], spec: CacheSpec) -> CacheEntry:
+    """Run the backbone on `image` resized to `size`; keep what FED training needs."""
     output = backbone(backbone.to_input(image, size))
     grid = (size[0] // spec.flow_stride, size[1] // spec.flow_stride)
-    stats = statistics.tensors(output.logits.device) if spec.standardize else None
-    class_logits = output.logits[:, :backbone.num_classes]
-    z = energy_on_grid(class_logits, grid, stats)[0].cpu()
+    class_logits = output.logits[:, :backbone.num_classes].float()
+    logits = resample(class_logits, grid)[0].half().cpu()
     condition = None
     if spec.condition_groups:
         condition = condition_on_grid(output.features, grid, spec.condition_groups)[0]
         condition = condition.half().cpu()
-    label = resize_label(label, size)
-    prediction = upsample_to(class_logits.float(), size)[0].argmax(0).cpu().numpy()
-    outcome = np.where(label == IGNORE_INDEX, VOID,
-                       np.where(prediction != label, MISCLASSIFIED, CORRECT)).astype(np.uint8)
-    return CacheEntry(z, condition, torch.from_numpy(outcome))
+    label = torch.from_numpy(resize_label(label, size)).to(class_logits.device).long()
+    full = upsample_to(class_logits, size)
+    prediction = full[0].argmax(0)
+    outcome = torch.where(label == IGNORE_INDEX, VOID,
+                          torch.where(prediction != label, MISCLASSIFIED, CORRECT))
+    statistics = view_statistics(full, label[None], backbone.num_classes)
+    return CacheEntry(logits, condition, outcome.to(torch.uint8).cpu(), statistics.cpu())
 
 
-def build_cache(backbone: Backbone, dataset: LabelledFolder, statistics: SMLStatistics,
-                spec: CacheSpec, directory: str | Path, progress: bool = True
-                ) -> list[CacheEntry]:
+def build_cache(backbone: Backbone, dataset: LabelledFolder, spec: CacheSpec,
+                directory: str | Path, progress: bool = True) -> list[CacheEntry]:
     """Load the cache for (dataset, spec) from `directory`, computing missing entries."""
-    directory = Path(directory) / spec.key(dataset, statistics)
+    directory = Path(directory) / spec.key(dataset)
     directory.mkdir(parents=True, exist_ok=True)
+    sampler = CropSampler(spec.sampler) if spec.sampler else None
+    views = spec.views()
     entries = []
-    jobs = [(index, scale) for index in range(len(dataset)) for scale in spec.scales]
-    for index, scale in tqdm(jobs, desc="backbone cache", disable=not progress, unit="map"):
-        path = directory / f"{index:06d}_{scale:.3f}.pt"
-        if path.is_file():
-            data = torch.load(path, weights_only=True)
-            entries.append(CacheEntry(data["z"], data.get("condition"), data["target"]))
-            continue
-        sample = dataset[index]
-        size = scaled_size(spec.input_size, scale, spec.flow_stride)
-        entry = compute_entry(backbone, sample.image, sample.label, size, spec, statistics)
-        payload = {"z": entry.z, "target": entry.target}
-        if entry.condition is not None:
-            payload["condition"] = entry.condition
-        torch.save(payload, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
-        entries.append(entry)
-    LOGGER.info("training cache %s: %d maps", directory, len(entries))
+    bar = tqdm(total=len(dataset) * len(views), desc="backbone cache", disable=not progress,
+               unit="view")
+    for index in range(len(dataset)):
+        sample = None  # read lazily: a complete cache never decodes an image
+        for view in views:
+            path = directory / (f"{index:06d}_d{view:03d}.pt" if sampler
+                                else f"{index:06d}_{view:.3f}.pt")
+            bar.update(1)
+            if path.is_file():
+                entries.append(CacheEntry(**torch.load(path, weights_only=True)))
+                continue
+            sample = sample or dataset[index]
+            if sampler:
+                rng = draw_generator(spec.seed, sample.name, view)
+                image, label = sampler(sample.image, sample.label, rng)
+                size = image.shape[:2]
+            else:
+                image, label = sample.image, sample.label
+                size = scaled_size(spec.input_size, view, spec.flow_stride)
+            entry = compute_entry(backbone, image, label, size, spec)
+            torch.save(entry.payload(), path.with_suffix(".tmp"))
+            path.with_suffix(".tmp").replace(path)
+            entries.append(entry)
+    bar.close()
+    LOGGER.info("training cache %s: %d views; %s", directory, len(entries),
+                describe_positives(outcome_shares(entries)))
     return entries
+
+
+def outcome_shares(entries: list[CacheEntry]) -> dict[str, float]:
+    """Shares of the training pixels: misclassified among labelled pixels, and among m* = 1
+    (void positive) the share that is a real error rather than void or padding."""
+    counts = sum(torch.bincount(e.target.ravel(), minlength=3).double() for e in entries)
+    correct, misclassified, void = counts.tolist()
+    return {"misclassified_of_labelled": misclassified / max(correct + misclassified, 1),
+            "misclassified_of_positives": misclassified / max(misclassified + void, 1),
+            "void_of_all": void / max(correct + misclassified + void, 1)}
+
+
+def describe_positives(shares: dict[str, float]) -> str:
+    return (f"{100 * shares['misclassified_of_labelled']:.1f} % of labelled pixels misclassified,"
+            f" {100 * shares['misclassified_of_positives']:.0f} % of m* = 1 pixels real errors "
+            f"(void {100 * shares['void_of_all']:.1f} % of all)")

@@ -1,5 +1,6 @@
-"""Train FED on a frozen backbone: cached backbone outputs, random scale / crop / flip, AdamW with
-warm-up and step decay, resumable, and data-parallel over processes when started by `torchrun`."""
+"""Train FED on a frozen backbone: backbone outputs per training view (cached, or computed online
+from sampler crops), random crop / flip of the maps, AdamW with warm-up and step decay, resumable,
+and data-parallel over processes when started by `torchrun`."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from tqdm import tqdm
 
 from ..checkpoint import BackboneInfo, DetectorCheckpoint, save_checkpoint
 from ..cityscapes_classes import IGNORE_INDEX
-from ..fed.detector import FEDConfig, FlowEneDet
+from ..fed.detector import FEDConfig, FlowEneDet, energy_on_grid
 from ..fed.statistics import SMLStatistics
 from .cache import MISCLASSIFIED, VOID, CacheEntry
 from .schedule import StepSchedule
+from .sources import ViewSource
 
 LOGGER = logging.getLogger(__name__)
 STATE_FILE = "training_state.pt"
@@ -32,7 +34,7 @@ class TrainOptions:
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     batch_size: int = 2  # crops per step (gradients accumulated: crops may differ in size)
     crop_size: tuple[int, int] = (512, 1024)  # random crop in image pixels at the sampled scale
-    flip: bool = True  # random horizontal flip
+    flip: bool = True  # random horizontal flip of the maps (sampler views are flipped already)
     seed: int = 0
     save_every: int = 250  # iterations between resumable snapshots
     void_positive: bool = True  # void pixels count as m* = 1 (METHOD.md); False: ignored
@@ -40,7 +42,7 @@ class TrainOptions:
 
 @dataclass
 class Crop:
-    z: torch.Tensor  # (1, 2, h, w)
+    z: torch.Tensor  # (1, 2, h, w) energy input
     condition: torch.Tensor | None  # (1, P, h, w)
     target: torch.Tensor  # (1, H, W) int64
 
@@ -52,25 +54,28 @@ def training_target(outcome: torch.Tensor, void_positive: bool) -> torch.Tensor:
 
 
 def random_crop(entry: CacheEntry, crop_size: tuple[int, int], stride: int, flip: bool,
-                generator: torch.Generator, void_positive: bool = True) -> Crop:
-    """A crop aligned to the flow grid, so the target crop matches the flow maps exactly."""
-    grid_h, grid_w = entry.z.shape[-2:]
+                generator: torch.Generator, void_positive: bool = True,
+                statistics: tuple[torch.Tensor, torch.Tensor] | None = None) -> Crop:
+    """A crop aligned to the flow grid, so the target crop matches the flow maps exactly; the
+    energy input comes from the cropped logits (standardised when `statistics` are given)."""
+    grid_h, grid_w = entry.logits.shape[-2:]
     crop_h, crop_w = min(crop_size[0] // stride, grid_h), min(crop_size[1] // stride, grid_w)
     top = int(torch.randint(0, grid_h - crop_h + 1, (1,), generator=generator))
     left = int(torch.randint(0, grid_w - crop_w + 1, (1,), generator=generator))
-    z = entry.z[:, top:top + crop_h, left:left + crop_w]
+    logits = entry.logits[None, :, top:top + crop_h, left:left + crop_w].float()
+    z = energy_on_grid(logits, (crop_h, crop_w), statistics)
     condition = None
     if entry.condition is not None:
-        condition = entry.condition[:, top:top + crop_h, left:left + crop_w].float()
+        condition = entry.condition[None, :, top:top + crop_h, left:left + crop_w].float()
     scale_h = entry.target.shape[0] // grid_h
     scale_w = entry.target.shape[1] // grid_w
     target = training_target(entry.target[top * scale_h:(top + crop_h) * scale_h,
                                           left * scale_w:(left + crop_w) * scale_w],
-                             void_positive)
+                             void_positive)[None]
     if flip and bool(torch.rand((), generator=generator) < 0.5):
         z, target = z.flip(-1), target.flip(-1)
         condition = None if condition is None else condition.flip(-1)
-    return Crop(z[None], None if condition is None else condition[None], target[None])
+    return Crop(z, condition, target)
 
 
 def crop_loss(model: torch.nn.Module, crop: Crop, device: torch.device) -> torch.Tensor:
@@ -97,19 +102,22 @@ def distributed_context() -> tuple[int, int]:
 
 class Trainer:
     def __init__(self, config: FEDConfig, statistics: SMLStatistics, backbone: BackboneInfo,
-                 entries: list[CacheEntry], options: TrainOptions, out_dir: str | Path,
-                 device: torch.device | str = "cpu") -> None:
+                 source: ViewSource, options: TrainOptions, out_dir: str | Path,
+                 device: torch.device | str = "cpu", extra: dict | None = None) -> None:
+        """`extra`: what else the checkpoint's training record should say (views, statistics)."""
         self.rank, self.world_size = distributed_context()
         self.options = options
+        self.extra = extra or {}
         self.out_dir = Path(out_dir)
         self.device = torch.device(device)
         self.backbone = backbone
-        self.entries = entries
+        self.source = source
         self.stride = config.flow_stride
-        if config.variant == "fed-c" and entries[0].condition is None:
+        if config.variant == "fed-c" and not source.has_condition:
             raise ValueError("FED-C needs a cache with conditions (condition_groups > 0)")
         torch.manual_seed(options.seed)  # same initial parameters on every rank
         self.model = FlowEneDet(config, statistics).to(self.device).train()
+        self.standardization = statistics.tensors() if config.standardize else None
         self.generator = torch.Generator().manual_seed(options.seed + 1000 * self.rank)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=options.lr,
                                            weight_decay=options.weight_decay)
@@ -118,9 +126,9 @@ class Trainer:
         self.history: list[float] = []
 
     def sample(self) -> Crop:
-        index = int(torch.randint(0, len(self.entries), (1,), generator=self.generator))
-        return random_crop(self.entries[index], self.options.crop_size, self.stride,
-                           self.options.flip, self.generator, self.options.void_positive)
+        return random_crop(self.source.draw(self.generator), self.options.crop_size, self.stride,
+                           self.options.flip, self.generator, self.options.void_positive,
+                           self.standardization)
 
     def state_path(self) -> Path:
         return self.out_dir / STATE_FILE
@@ -188,7 +196,7 @@ class Trainer:
         self.snapshot()
         checkpoint = DetectorCheckpoint(
             self.model.eval(), self.backbone,
-            {"options": asdict(options), "world_size": self.world_size,
+            {"options": asdict(options), **self.extra, "world_size": self.world_size,
              "final_loss": smoothed, "loss_history_every_50": self.history,
              "seconds_this_run": round(time.monotonic() - started, 1)})
         if self.rank == 0:

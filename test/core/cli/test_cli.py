@@ -33,6 +33,25 @@ def test_train_writes_safetensors_and_sidecar(trained):
     assert sidecar["training"]["options"]["iters"] == 6
 
 
+@pytest.mark.parametrize("mode", [["--draws", "2"], ["--online", "--workers", "0"]])
+def test_train_on_sampler_crops_records_views_and_sampler_statistics(tiny_data, tmp_path, mode):
+    argv = ["train", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]), "--size",
+            "64x128", "--data", f"cityscapes:{tiny_data['cityscapes']}:train@!0:1",
+            "--variant", "fed-u", "--views", "sampler", *mode, "--ratio-range", "0.5,1.5",
+            "--stats-views", "4", "--iters", "3", "--blocks", "1", "--crop", "32x64",
+            "--out", str(tmp_path / "fed"), "--cache-dir", str(tmp_path / "cache")]
+    assert main(argv) == 0
+    training = json.loads((tmp_path / "fed" / "fed.json").read_text())["training"]
+    assert training["views"]["sampler"]["ratio_range"] == [0.5, 1.5]
+    assert training["statistics_from"] == "sampler"
+    assert training["options"]["flip"] is False  # the sampler flips the images
+    if "--online" in mode:
+        assert training["views"]["draws"] == "online"
+    else:
+        assert training["views"]["draws"] == 2
+        assert 0 <= training["views"]["outcome_shares"]["misclassified_of_positives"] <= 1
+
+
 def test_train_resumes_from_its_snapshot(trained, tiny_data):
     out, common = trained
     argv = ["train", *common, "--data", f"cityscapes:{tiny_data['cityscapes']}:train",

@@ -14,6 +14,23 @@ def test_spec_names_kinds_and_splits(tiny_data):
     assert (anomaly.name, anomaly.kind, len(anomaly)) == ("anomaly", "anomaly", 3)
 
 
+def test_a_slice_and_its_complement_split_a_folder(tiny_data):
+    root = tiny_data["cityscapes"]
+    held_out = parse_data_spec(f"cityscapes:{root}:train@1::2")
+    rest = parse_data_spec(f"cityscapes:{root}:train@!1::2")
+    everything = parse_data_spec(f"cityscapes:{root}:train")
+    assert held_out.pairs == everything.pairs[1::2] and len(rest) == 2
+    assert sorted(held_out.pairs + rest.pairs) == sorted(everything.pairs)
+    assert held_out.name == "cityscapes-train@1::2"
+    corrupted = parse_data_spec(f"cityscapes-c:{root}:val:gaussian_noise:1@1")
+    assert len(corrupted) == 1 and corrupted[0].name == parse_data_spec(
+        f"cityscapes:{root}:val")[1].name
+    with pytest.raises(DataError, match="is not a slice"):
+        parse_data_spec(f"cityscapes:{root}:train@a:b")
+    with pytest.raises(DataError, match="selects no frame"):
+        parse_data_spec(f"cityscapes:{root}:train@5:")
+
+
 def test_cityscapes_c_corrupts_images_deterministically(tiny_data):
     spec = f"cityscapes-c:{tiny_data['cityscapes']}:val:gaussian_noise:3"
     first, second = parse_data_spec(spec)[0], parse_data_spec(spec)[0]

@@ -12,16 +12,17 @@ def test_void_pixels_are_positive_or_ignored():
 
 
 def test_random_crop_keeps_flow_grid_and_target_aligned():
-    grid = torch.arange(8 * 16, dtype=torch.float32).view(1, 8, 16).repeat(2, 1, 1)
+    # one class whose logit is minus the cell index: z1 = log sigmoid(-E) is about -index
+    grid = -torch.arange(8 * 16, dtype=torch.float16).view(1, 8, 16)
     target = torch.zeros(32, 64, dtype=torch.uint8)
     target[12:16, 20:24] = MISCLASSIFIED  # exactly grid cell (3, 5) at stride 4
-    entry = CacheEntry(z=grid, condition=grid[:1].half(), target=target)
+    entry = CacheEntry(logits=grid, condition=grid.abs(), target=target)
     generator = torch.Generator().manual_seed(0)
     for _ in range(20):
         crop = random_crop(entry, (16, 32), stride=4, flip=True, generator=generator)
         assert crop.z.shape == (1, 2, 4, 8) and crop.target.shape == (1, 16, 32)
         assert crop.condition.shape == (1, 1, 4, 8)
-        cells = (crop.z[0, 0] == 3 * 16 + 5).nonzero()
+        cells = (crop.condition[0, 0] == 3 * 16 + 5).nonzero()
         if len(cells):
             row, column = cells[0].tolist()
             assert crop.target[0, 4 * row:4 * row + 4, 4 * column:4 * column + 4].all()
@@ -30,9 +31,21 @@ def test_random_crop_keeps_flow_grid_and_target_aligned():
 
 
 def test_crop_larger_than_entry_takes_the_whole_map():
-    entry = CacheEntry(torch.zeros(2, 4, 4), None, torch.zeros(16, 16, dtype=torch.uint8))
+    entry = CacheEntry(torch.zeros(19, 4, 4), None, torch.zeros(16, 16, dtype=torch.uint8))
     crop = random_crop(entry, (512, 1024), 4, False, torch.Generator().manual_seed(0))
     assert crop.z.shape == (1, 2, 4, 4) and crop.condition is None
+
+
+def test_crop_energy_is_that_of_the_standardised_logits():
+    from flowenedet_core.fed.energy import energy_input
+
+    logits = torch.randn(3, 4, 4).half()
+    mean, std = torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0.5, 1.0, 2.0])
+    entry = CacheEntry(logits, None, torch.zeros(16, 16, dtype=torch.uint8))
+    statistics = (mean.view(1, 3, 1, 1), std.view(1, 3, 1, 1))
+    crop = random_crop(entry, (16, 16), 4, False, torch.Generator(), statistics=statistics)
+    expected = energy_input((logits.float()[None] - statistics[0]) / statistics[1])
+    torch.testing.assert_close(crop.z, expected)
 
 
 def test_crop_of_only_ignored_pixels_has_zero_loss_not_nan():
