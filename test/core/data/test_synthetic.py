@@ -70,3 +70,20 @@ def test_synthetic_folders_read_as_datasets(tmp_path):
     assert len(train) == 2 and len(anomaly) == 2
     assert train[0].image.shape == (64, 128, 3)
     assert set(np.unique(anomaly[0].label)) <= {0, 1}
+
+
+def test_objects_pasted_on_the_road_are_the_only_anomaly_and_void_stays_void():
+    from flowenedet_core.data.synthetic_sets import paste_on_road
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (128, 256, 3), dtype=np.uint8)
+    label = np.full((128, 256), 8, dtype=np.uint8)
+    label[80:, 60:200] = ROAD
+    label[:10] = 255
+    pasted, mask = paste_on_road(image, label, np.random.default_rng(1))
+    assert set(np.unique(mask)) <= {0, 1, 255} and (mask == 1).sum() >= 16
+    changed = (pasted != image).any(axis=2)
+    assert not changed[mask != 1].any()
+    assert (mask[:10][mask[:10] != 1] == 255).all()
+    rows, cols = np.nonzero(mask == 1)
+    assert label[rows.max(), cols[rows == rows.max()]].tolist().count(ROAD) > 0
