@@ -1,4 +1,5 @@
-"""SML-style boundary suppression and dilated Gaussian smoothing of any score map.
+"""SML-style boundary suppression and dilated Gaussian smoothing of any score map, and the plain
+Gaussian smoothing the reference applies to the MSP / MaxLogit / Energy baselines.
 
 Scores peak along every class boundary of the prediction, where a wrong class is expected and no
 anomaly is. Boundary suppression (Jung et al., ICCV 2021) replaces scores within `width` pixels of a
@@ -6,6 +7,7 @@ predicted boundary by the mean of their non-boundary 3x3 neighbours, peeling the
 pass from its outer edge down to the boundary itself, so values flow in from the regions' interiors
 (SML stops one pass early and leaves the boundary pixels; here they are replaced too). A dilated
 Gaussian (7x7, sigma 1, dilation 6) then smooths the map, suppressing isolated peaks.
+`gaussian_smooth` with its defaults (7x7, sigma 1, no dilation) is the baselines' smoothing.
 """
 
 from __future__ import annotations
@@ -55,8 +57,13 @@ def suppress_boundaries(scores: torch.Tensor, prediction: torch.Tensor,
         count = F.conv2d(F.pad(keep, (1, 1, 1, 1), mode="replicate"), ones)
         averaged = torch.where(count > 0, total / count.clamp_min(1), out)
         out = torch.where(expanded > 0, averaged, out)
-    kernel = gaussian_kernel(config.kernel_size, config.sigma).to(out.device)
-    pad = config.dilation * (config.kernel_size // 2)
-    out = F.conv2d(F.pad(out, (pad, pad, pad, pad), mode="replicate"), kernel,
-                   dilation=config.dilation)
-    return out[:, 0]
+    return gaussian_smooth(out[:, 0], config.kernel_size, config.sigma, config.dilation)
+
+
+def gaussian_smooth(scores: torch.Tensor, kernel_size: int = 7, sigma: float = 1.0,
+                    dilation: int = 1) -> torch.Tensor:
+    """(B, H, W) scores -> (B, H, W), convolved with a normalised Gaussian (replicate padding)."""
+    kernel = gaussian_kernel(kernel_size, sigma).to(scores.device)
+    pad = dilation * (kernel_size // 2)
+    padded = F.pad(scores.unsqueeze(1).float(), (pad, pad, pad, pad), mode="replicate")
+    return F.conv2d(padded, kernel, dilation=dilation)[:, 0]

@@ -4,8 +4,12 @@ check all three against this list)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from flowenedet_core.errors import FlowenedetError
+from flowenedet_core.tta import MAX_TTA_SCALE, check_tta_scales
 
 from .errors import ParameterError
 
@@ -18,7 +22,10 @@ class ParameterSpec:
     read_only: bool = False  # model, engine, backend, sizes: fixed for the node's lifetime
     minimum: float | None = None
     maximum: float | None = None
+    exclusive_minimum: bool = False  # the minimum itself is out of range
     choices: tuple[str, ...] | None = None
+    variable_length: bool = False  # arrays: any length >= 1 (else exactly the default's)
+    check: Callable[[Any], Any] | None = None  # a further rule; raises FlowenedetError
 
     @property
     def kind(self) -> str:
@@ -38,6 +45,8 @@ class ParameterSpec:
                                  ) from None
         items = value if isinstance(value, list) else [value]
         for item in items if self.kind != "string" else []:
+            if self.minimum is not None and self.exclusive_minimum and item <= self.minimum:
+                raise ParameterError(f"{self.name} must be > {self.minimum}, got {value!r}")
             if self.minimum is not None and item < self.minimum:
                 raise ParameterError(f"{self.name} must be >= {self.minimum}, got {value!r}")
             if self.maximum is not None and item > self.maximum:
@@ -45,6 +54,11 @@ class ParameterSpec:
         if self.choices is not None and value not in self.choices:
             raise ParameterError(f"{self.name} must be one of {', '.join(self.choices)}, "
                                  f"got {value!r}")
+        if self.check is not None:
+            try:
+                self.check(value)
+            except FlowenedetError as error:
+                raise ParameterError(f"{self.name}: {error}") from None
         return value
 
     def _coerce(self, value: Any) -> Any:
@@ -66,7 +80,7 @@ class ParameterSpec:
                 raise TypeError
             return value
         values = list(value)
-        if len(values) != len(self.default):
+        if not values or (not self.variable_length and len(values) != len(self.default)):
             raise ValueError
         cast = int if kind == "int_array" else float
         return [cast(v) for v in values]
@@ -90,6 +104,10 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   choices=("auto", "tensorrt", "torch", "onnxruntime")),
     ParameterSpec("input_size", [0, 0], "model input [height, width]; [0, 0]: the backbone's",
                   read_only=True, minimum=0, maximum=8192),
+    ParameterSpec("tta_scales", [1.0], "test-time scales of the input size, uncertainty "
+                  "averaged over them; labels from 1.0, which must be among them",
+                  read_only=True, minimum=0.0, exclusive_minimum=True, maximum=MAX_TTA_SCALE,
+                  variable_length=True, check=check_tta_scales),
     ParameterSpec("threads", 0, "CPU threads for torch / onnxruntime (0: their default)",
                   read_only=True, minimum=0, maximum=256),
     ParameterSpec("artifacts_dir", "~/.cache/flowenedet/engines",
@@ -132,12 +150,14 @@ def schema() -> dict:
     properties = {}
     for spec in PARAMETERS:
         entry: dict[str, Any] = {"description": spec.description, "default": spec.default}
-        bounds = {key: value for key, value in (("minimum", spec.minimum),
+        minimum = "exclusiveMinimum" if spec.exclusive_minimum else "minimum"
+        bounds = {key: value for key, value in ((minimum, spec.minimum),
                                                 ("maximum", spec.maximum)) if value is not None}
         if spec.kind.endswith("_array"):
             item_type = "integer" if spec.kind == "int_array" else "number"
-            entry.update(type="array", items={"type": item_type, **bounds},
-                         minItems=len(spec.default), maxItems=len(spec.default))
+            lengths = {"minItems": 1} if spec.variable_length else {
+                "minItems": len(spec.default), "maxItems": len(spec.default)}
+            entry.update(type="array", items={"type": item_type, **bounds}, **lengths)
         else:
             entry.update(type=json_types[spec.kind], **bounds)
         if spec.choices:
@@ -161,7 +181,7 @@ def markdown_table() -> str:
         if spec.choices:
             bounds = " / ".join(spec.choices)
         elif spec.minimum is not None:
-            bounds = f"[{spec.minimum:g}, {spec.maximum:g}]"
+            bounds = f"{'(' if spec.exclusive_minimum else '['}{spec.minimum:g}, {spec.maximum:g}]"
         else:
             bounds = ""
         live = "no" if spec.read_only else "yes"

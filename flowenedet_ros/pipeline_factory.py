@@ -8,6 +8,7 @@ from typing import Any
 
 from flowenedet_core.export.model_spec import ModelSpec
 from flowenedet_core.runtime.pipeline import Pipeline
+from flowenedet_core.tta import SINGLE_SCALE
 
 from .errors import ParameterError
 from .parameters import FLAG_PARAMETERS
@@ -26,16 +27,21 @@ def flag_config(values: dict[str, Any]) -> FlagConfig:
 
 
 def create_pipeline(values: dict[str, Any]) -> Pipeline:
-    """The model the parameters name: `onnx`, or `backbone` + `weights` (+ `fed` / `score`)."""
+    """The model the parameters name: `onnx`, or `backbone` + `weights` (+ `fed` / `score`,
+    `tta_scales`)."""
     common = {"backend": values["backend"], "threads": values["threads"] or None,
               "artifacts": Path(values["artifacts_dir"]).expanduser(),
               "engine": values["engine"] or None}
+    tta_scales = tuple(values["tta_scales"])
     if values["onnx"]:
+        if tta_scales != SINGLE_SCALE:
+            raise ParameterError("tta_scales applies to backbone/weights; an onnx file has its "
+                                 "scales built in (`flowenedet export --tta`)")
         return Pipeline.create(onnx=values["onnx"], **common)
     if not values["weights"]:
         raise ParameterError("set `weights` (with `backbone`, optionally `fed`) or `onnx`")
     size = tuple(values["input_size"]) if any(values["input_size"]) else None
     spec = ModelSpec(values["backbone"], Path(values["weights"]).expanduser(), size,
                      Path(values["fed"]).expanduser() if values["fed"] else None,
-                     values["score"])
+                     values["score"], tta_scales=tta_scales)
     return Pipeline.create(spec, **common)

@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
                         "fed": str(spec.fed) if spec.fed else (
                             "untrained " + json.dumps(spec.untrained_fed.to_dict())
                             if spec.untrained_fed else None),
-                        "size": list(size), "gmacs": count_gmacs(spec.build_graph())},
+                        "size": list(size), "tta_scales": list(spec.tta_scales),
+                        "gmacs": count_gmacs(spec.build_graph())},
               "frames": {"source": source, "count": len(frames), "repeats": options.repeats},
               "environment": environment_summary(), "backends": results}
     print(format_table(report))

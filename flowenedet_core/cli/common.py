@@ -13,6 +13,7 @@ from ..backbones.base import Backbone
 from ..backbones.registry import BACKBONES, create_backbone
 from ..checkpoint import BackboneInfo
 from ..data.transforms import parse_size
+from ..tta import DEFAULT_TTA_SCALES, SINGLE_SCALE, parse_tta_scales
 
 LOGGER = logging.getLogger("flowenedet")
 
@@ -28,6 +29,15 @@ def add_backbone_arguments(parser: argparse.ArgumentParser) -> None:
                         help="torch device (default: cuda when available)")
     parser.add_argument("--threads", type=int, default=None,
                         help="CPU threads for torch (default: torch's choice)")
+
+
+def add_tta_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--tta [SCALES]`: absent, scale 1 only; bare, the reference's 1,0.5,0.25."""
+    parser.add_argument("--tta", nargs="?", type=parse_tta_scales, const=DEFAULT_TTA_SCALES,
+                        default=SINGLE_SCALE, metavar="SCALES",
+                        help=f"multi-scale test-time augmentation: {what} averaged over these "
+                             "scales of the input size (default 1,0.5,0.25; labels from "
+                             "scale 1)")
 
 
 @dataclass

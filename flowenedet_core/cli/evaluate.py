@@ -12,7 +12,7 @@ from ..evaluation.evaluator import EvalOptions, evaluate
 from ..evaluation.report import markdown_table, save_plots, write_json
 from ..fed.statistics import SMLStatistics
 from ..scores import SCORES, Score, fed_score, resolve_scores
-from .common import LOGGER, LoadedBackbone, add_backbone_arguments, load_backbone
+from .common import LOGGER, LoadedBackbone, add_backbone_arguments, add_tta_argument, load_backbone
 
 
 def parse_assignment(text: str) -> tuple[str, str]:
@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--boundary-smoothing", action="store_true",
                         help="also report every score after SML boundary suppression + "
                              "dilated smoothing (suffix +bs)")
+    parser.add_argument("--gaussian-smoothing", action="store_true",
+                        help="also report every score after a 7x7, sigma-1 Gaussian blur "
+                             "(suffix +gs), the reference's smoothing of MSP/MaxLogit/Energy")
+    add_tta_argument(parser, "every score")
     parser.add_argument("--open-threshold", action="append", default=[], type=parse_assignment,
                         help="SCORE=T: open-mIoU with this score threshold, chosen on other data")
     parser.add_argument("--mc-samples", type=int, default=8, help="MC-dropout passes")
@@ -86,13 +90,14 @@ def run(args: argparse.Namespace) -> int:
     scores = resolve_requested_scores(args.scores, detectors, statistics)
     options = EvalOptions(input_size=loaded.input_size,
                           boundary_smoothing=args.boundary_smoothing,
+                          gaussian_smoothing=args.gaussian_smoothing, tta_scales=args.tta,
                           open_thresholds={k: float(v) for k, v in args.open_threshold},
                           mc_samples=args.mc_samples)
     results = evaluate(loaded.model, datasets, scores, statistics, options=options)
     print(markdown_table(results))
     meta = {"backbone": args.backbone, "weights_sha256": loaded.info.weights_sha256,
             "input_size": list(loaded.input_size), "scores": [s.name for s in scores],
-            "fed": args.fed, "data": args.data}
+            "tta_scales": list(args.tta), "fed": args.fed, "data": args.data}
     if args.json:
         write_json(results, args.json, meta)
         LOGGER.info("wrote %s", args.json)

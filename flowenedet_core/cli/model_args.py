@@ -11,6 +11,7 @@ from ..errors import ConfigError
 from ..export.graph import UNIT_INTERVAL_MAPS
 from ..export.model_spec import ModelSpec
 from ..fed.detector import FEDConfig
+from .common import add_tta_argument
 
 
 def parse_fed_config(text: str) -> FEDConfig:
@@ -41,6 +42,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, timing_only: bool = Fal
     parser.add_argument("--score", default="msp", choices=sorted(UNIT_INTERVAL_MAPS),
                         help="baseline uncertainty when there is no --fed (default msp)")
     parser.add_argument("--stats", type=Path, default=None, help="SML statistics (score sml)")
+    add_tta_argument(parser, "the graph's uncertainty")
     if timing_only:
         parser.add_argument("--fed-config", type=parse_fed_config, default=None,
                             help="an untrained FED of this config, timing only, e.g. "
@@ -52,4 +54,4 @@ def model_spec(args: argparse.Namespace, precision: str = "fp32") -> ModelSpec:
     if args.fed is not None and untrained is not None:
         raise ConfigError("give --fed or --fed-config, not both")
     return ModelSpec(args.backbone, args.weights, args.size, args.fed, args.score, args.stats,
-                     precision, untrained)
+                     precision, untrained, tta_scales=args.tta)

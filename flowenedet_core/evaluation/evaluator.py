@@ -1,9 +1,15 @@
-"""One pass over labelled datasets: one backbone forward per image, every score from it.
+"""One pass over labelled datasets: one backbone forward per image (per test-time scale), every
+score from it.
 
 Anomaly folders: labels resized (nearest) to the backbone's input size, positive = anomaly, void
 ignored, images without anomaly pixels skipped (the SegmentMeIfYouCan / course protocol).
 Cityscapes folders (misclassification detection, IDM): logits upsampled bilinearly to the label
 size, positive = wrong argmax, void ignored; also mIoU and, for scores given a threshold, open-mIoU.
+
+Multi-scale test-time augmentation runs the backbone again at each extra scale of the input size,
+computes every score there as at scale 1 (at the evaluation resolution) and averages the scales;
+the prediction (argmax, mIoU, IDM positives, predicted boundaries) is scale 1's. Boundary
+suppression (+bs) and Gaussian smoothing (+gs) post-process the averaged map.
 """
 
 from __future__ import annotations
@@ -21,17 +27,21 @@ from ..data.transforms import resize_label
 from ..fed.statistics import SMLStatistics
 from ..metrics.ranking import DEFAULT_BITS, RankingAccumulator, RankingMetrics
 from ..metrics.segmentation import ConfusionMatrix, open_set_maps
-from ..postprocess import suppress_boundaries
+from ..postprocess import gaussian_smooth, suppress_boundaries
 from ..scores import Score, ScoreInputs
+from ..tta import SINGLE_SCALE, average, check_tta_scales, scaled_size
 
 LOGGER = logging.getLogger(__name__)
-SMOOTHED_SUFFIX = "+bs"
+SMOOTHED_SUFFIX = "+bs"  # boundary suppression + dilated smoothing (FED / SML in the reference)
+GAUSSIAN_SUFFIX = "+gs"  # plain 7x7 Gaussian (MSP / MaxLogit / Energy in the reference)
 
 
 @dataclass(frozen=True)
 class EvalOptions:
     input_size: tuple[int, int] | None = None  # None: the backbone's default
     boundary_smoothing: bool = False  # also report every score after boundary suppression
+    gaussian_smoothing: bool = False  # also report every score after a 7x7 Gaussian
+    tta_scales: tuple[float, ...] = SINGLE_SCALE  # test-time scales of input_size, 1.0 first
     open_thresholds: dict[str, float] = field(default_factory=dict)  # score -> open-mIoU threshold
     bits: int = DEFAULT_BITS  # histogram resolution of the ranking metrics
     mc_samples: int = 8
@@ -99,16 +109,39 @@ class DatasetEvaluation:
         return result
 
 
-def score_maps(scores: list[Score], inputs: ScoreInputs, prediction: torch.Tensor,
-               boundary_smoothing: bool) -> dict[str, np.ndarray]:
-    """Every requested score of one image (batch of one) as (H, W) numpy maps."""
+def averaged_scores(backbone: Backbone, image: np.ndarray, scores: list[Score],
+                    input_size: tuple[int, int], evaluation_size: tuple[int, int],
+                    statistics: SMLStatistics | None, options: EvalOptions
+                    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Every score of one image, averaged over the test-time scales, as (1, H, W) maps at
+    `evaluation_size`, and scale 1's predicted classes: one backbone forward per scale."""
+    per_scale: dict[str, list[torch.Tensor]] = {score.name: [] for score in scores}
+    prediction = None
+    for scale in check_tta_scales(options.tta_scales):  # 1.0 first
+        size = scaled_size(input_size, scale)
+        output = backbone(backbone.to_input(image, size))
+        inputs = ScoreInputs(logits=upsample_to(output.logits.float(), evaluation_size),
+                             num_classes=backbone.num_classes, output=output, backbone=backbone,
+                             input_size=size, statistics=statistics,
+                             mc_samples=options.mc_samples)
+        if prediction is None:
+            prediction = inputs.class_logits.argmax(1)
+        for score in scores:
+            per_scale[score.name].append(score.function(inputs).float())
+    return {name: average(maps) for name, maps in per_scale.items()}, prediction
+
+
+def score_maps(averaged: dict[str, torch.Tensor], prediction: torch.Tensor,
+               options: EvalOptions) -> dict[str, np.ndarray]:
+    """The (H, W) numpy maps of every score, and of its post-processed versions."""
     maps = {}
-    for score in scores:
-        values = score.function(inputs).float()
-        maps[score.name] = values[0].cpu().numpy()
-        if boundary_smoothing:
+    for name, values in averaged.items():
+        maps[name] = values[0].cpu().numpy()
+        if options.boundary_smoothing:
             smoothed = suppress_boundaries(values, prediction)
-            maps[score.name + SMOOTHED_SUFFIX] = smoothed[0].cpu().numpy()
+            maps[name + SMOOTHED_SUFFIX] = smoothed[0].cpu().numpy()
+        if options.gaussian_smoothing:
+            maps[name + GAUSSIAN_SUFFIX] = gaussian_smooth(values)[0].cpu().numpy()
     return maps
 
 
@@ -119,8 +152,9 @@ def evaluate(backbone: Backbone, datasets: list[LabelledFolder], scores: list[Sc
              ) -> list[DatasetResult]:
     input_size = options.input_size or backbone.preprocessing.input_size
     names = [s.name for s in scores]
-    if options.boundary_smoothing:
-        names += [n + SMOOTHED_SUFFIX for n in names]
+    names += [n + suffix for suffix, asked in ((SMOOTHED_SUFFIX, options.boundary_smoothing),
+                                               (GAUSSIAN_SUFFIX, options.gaussian_smoothing))
+              if asked for n in names]
     results = []
     for dataset in datasets:
         evaluation = DatasetEvaluation(dataset, names, backbone.num_classes, options)
@@ -132,13 +166,9 @@ def evaluate(backbone: Backbone, datasets: list[LabelledFolder], scores: list[Sc
                     continue
             else:
                 label = sample.label
-            output = backbone(backbone.to_input(sample.image, input_size))
-            logits = upsample_to(output.logits.float(), label.shape)
-            prediction = logits[:, :backbone.num_classes].argmax(1)
-            inputs = ScoreInputs(logits=logits, num_classes=backbone.num_classes, output=output,
-                                 backbone=backbone, input_size=input_size,
-                                 statistics=statistics, mc_samples=options.mc_samples)
-            maps = score_maps(scores, inputs, prediction, options.boundary_smoothing)
+            averaged, prediction = averaged_scores(backbone, sample.image, scores, input_size,
+                                                   label.shape, statistics, options)
+            maps = score_maps(averaged, prediction, options)
             prediction_np = prediction[0].cpu().numpy()
             valid = label != 255
             positive = (label == 1) if dataset.kind == "anomaly" else (prediction_np != label)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .evaluator import SMOOTHED_SUFFIX, DatasetResult
+from .evaluator import GAUSSIAN_SUFFIX, SMOOTHED_SUFFIX, DatasetResult
+
+LINE_STYLES = {SMOOTHED_SUFFIX: "--", GAUSSIAN_SUFFIX: ":"}  # post-processed: the base's colour
 
 
 def results_to_json(results: list[DatasetResult], meta: dict | None = None) -> dict:
@@ -58,6 +60,14 @@ def markdown_table(results: list[DatasetResult]) -> str:
     return "\n".join(lines)
 
 
+def curve_style(name: str) -> tuple[str, str]:
+    """(the score a curve post-processes, or the score itself; its line style)."""
+    for suffix, style in LINE_STYLES.items():
+        if name.endswith(suffix):
+            return name.removesuffix(suffix), style
+    return name, "-"
+
+
 def save_plots(results: list[DatasetResult], directory: str | Path) -> list[Path]:
     """One ROC and one PR figure per dataset, every score a curve."""
     import matplotlib
@@ -74,14 +84,13 @@ def save_plots(results: list[DatasetResult], directory: str | Path) -> list[Path
             "pr": ("recall", "precision", "recall", "precision"),
         }.items():
             figure, axis = plt.subplots(figsize=(5, 4.5))
-            bases = list(dict.fromkeys(n.removesuffix(SMOOTHED_SUFFIX) for n in result.curves))
+            bases = list(dict.fromkeys(curve_style(n)[0] for n in result.curves))
             for name, curve in result.curves.items():
                 metric = result.metrics[name]
                 value = metric.auroc if kind == "roc" else metric.ap
-                base = name.removesuffix(SMOOTHED_SUFFIX)
+                base, style = curve_style(name)
                 axis.plot(curve[x_key], curve[y_key], label=f"{name} ({value:.1f})",
-                          color=plt.cm.tab10(bases.index(base) % 10),
-                          linestyle="--" if name != base else "-")
+                          color=plt.cm.tab10(bases.index(base) % 10), linestyle=style)
             axis.set(xlabel=x_label, ylabel=y_label, xlim=(0, 1), ylim=(0, 1.02),
                      title=f"{result.name} - {kind.upper()}")
             axis.legend(fontsize=7)

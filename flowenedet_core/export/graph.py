@@ -9,14 +9,19 @@ The head is FED (p(m = 1) on its flow grid, the classifier's resolution) or a ba
 into [0, 1]. Postprocessing upsamples the class logits and the uncertainty bilinearly to (H, W) and
 takes the argmax there (the evaluation convention). The top-level submodule names are the stage
 names that `profile` reports (`stage_of_node` maps ONNX nodes back to them).
+
+With test-time scales (`tta_scales`, see flowenedet_core.tta) preprocessing also resizes the image
+to each extra scale, backbone and head run once per scale, and postprocessing averages the
+uncertainties upsampled to (H, W); the labels are scale 1's.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..backbones.base import Backbone, BackboneOutput, freeze, upsample_to
@@ -24,6 +29,7 @@ from ..errors import ConfigError
 from ..fed.detector import FlowEneDet
 from ..fed.statistics import SMLStatistics
 from ..scores import SCORES, ScoreInputs
+from ..tta import SINGLE_SCALE, average, check_tta_scales, scaled_size
 
 STAGES = ("preprocess", "backbone", "head", "postprocess")
 
@@ -52,18 +58,47 @@ UNIT_INTERVAL_MAPS: dict[str, Callable[[torch.Tensor, int], torch.Tensor]] = {
 }
 
 
-class Preprocess(nn.Module):
-    """uint8 NHWC RGB -> normalised float NCHW in the backbone's dtype."""
+def resize_matrix(source: int, target: int) -> torch.Tensor:
+    """(target, source): the weights of torch's antialiased bilinear resize along one axis."""
+    # One image per source pixel; two columns wide: torch's antialiased kernel mis-weighs
+    # images one pixel wide.
+    basis = torch.eye(source)[:, None, :, None].expand(source, 1, source, 2)
+    resized = F.interpolate(basis, size=(target, 2), mode="bilinear", align_corners=False,
+                            antialias=True)
+    return resized[:, 0, :, 0].T.contiguous()
 
-    def __init__(self, backbone: Backbone, dtype: torch.dtype) -> None:
+
+class Resize(nn.Module):
+    """Antialiased bilinear resize of (N, C, H, W) as two matrix products.
+
+    The same weights as `F.interpolate(antialias=True)` (evaluation's image resize), but as
+    MatMuls: TensorRT's Resize layer cannot antialias."""
+
+    def __init__(self, source: tuple[int, int], target: tuple[int, int]) -> None:
+        super().__init__()
+        self.register_buffer("rows", resize_matrix(source[0], target[0]))
+        self.register_buffer("columns", resize_matrix(source[1], target[1]).T.contiguous())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.rows @ x @ self.columns
+
+
+class Preprocess(nn.Module):
+    """uint8 NHWC RGB -> normalised float NCHW in the backbone's dtype: the image itself, then
+    resized to each further size in `sizes` (the test-time scales)."""
+
+    def __init__(self, backbone: Backbone, dtype: torch.dtype,
+                 sizes: Sequence[tuple[int, int]]) -> None:
         super().__init__()
         self.dtype = dtype
         self.register_buffer("mean", torch.tensor(backbone.preprocessing.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(backbone.preprocessing.std).view(1, 3, 1, 1))
+        self.resizes = nn.ModuleList(Resize(sizes[0], size) for size in sizes[1:])
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         x = image.float().permute(0, 3, 1, 2)  # cast first: TensorRT takes uint8 only into a Cast
-        return ((x - self.mean) / self.std).to(self.dtype)
+        x = (x - self.mean) / self.std
+        return [x.to(self.dtype)] + [resize(x).to(self.dtype) for resize in self.resizes]
 
 
 class FEDHead(nn.Module):
@@ -78,10 +113,13 @@ class FEDHead(nn.Module):
         self.input_size = tuple(backbone.preprocessing.input_size)
         self.logits_on_grid = backbone.logits_on_grid  # a method: not a second submodule
 
-    def forward(self, output: BackboneOutput) -> torch.Tensor:
-        grid = self.detector.grid_size(self.input_size)
+    def forward(self, output: BackboneOutput, input_size: tuple[int, int] | None = None
+                ) -> torch.Tensor:
+        """`input_size`: what the backbone ran at (a test-time scale's); default its own."""
+        input_size = input_size or self.input_size
+        grid = self.detector.grid_size(input_size)
         logits = self.logits_on_grid(output, grid)  # FED casts what it uses to float32 itself
-        return self.detector.score(logits, output.features, self.input_size)[:, None]
+        return self.detector.score(logits, output.features, input_size)[:, None]
 
 
 class BaselineHead(nn.Module):
@@ -100,40 +138,51 @@ class BaselineHead(nn.Module):
         self.num_classes = backbone.num_classes
         self.statistics = statistics
 
-    def forward(self, output: BackboneOutput) -> torch.Tensor:
+    def forward(self, output: BackboneOutput, input_size: tuple[int, int] | None = None
+                ) -> torch.Tensor:
+        """`input_size` is FEDHead's interface; baseline scores need only the logits."""
         logits = output.logits.float()
-        inputs = ScoreInputs(logits, self.num_classes, output, None, tuple(logits.shape[-2:]),
-                             self.statistics)
+        inputs = ScoreInputs(logits, self.num_classes, output, None,
+                             input_size or tuple(logits.shape[-2:]), self.statistics)
         return self.to_unit(self.score.function(inputs), self.num_classes)[:, None]
 
 
 class Postprocess(nn.Module):
-    """Logits and uncertainty -> image size (bilinear); argmax -> uint8 labels."""
+    """Logits and uncertainties -> image size (bilinear); argmax -> uint8 labels, the mean of the
+    uncertainties (one per test-time scale) -> float32."""
 
     def __init__(self, num_classes: int, image_size: tuple[int, int]) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.image_size = image_size
 
-    def forward(self, logits: torch.Tensor, uncertainty: torch.Tensor | None
+    def forward(self, logits: torch.Tensor, uncertainties: list[torch.Tensor] | None
                 ) -> tuple[torch.Tensor, ...]:
         class_logits = upsample_to(logits[:, :self.num_classes], self.image_size)
         labels = class_logits.argmax(1).to(torch.uint8)
-        if uncertainty is None:
+        if uncertainties is None:
             return (labels,)
-        # Bilinear weights are convex, so maps in [0, 1] stay in [0, 1]: no clamp needed.
-        return labels, upsample_to(uncertainty.float(), self.image_size)[:, 0]
+        # Bilinear weights and the mean are convex, so maps in [0, 1] stay in [0, 1].
+        return labels, average([upsample_to(uncertainty.float(), self.image_size)[:, 0]
+                                for uncertainty in uncertainties])
 
 
 class InferenceGraph(nn.Module):
     """Image in, labels and uncertainty out (labels only when `head` is None: the backbone-only
-    reference the benchmark compares FED against)."""
+    reference the benchmark compares FED against). `tta_scales`: the uncertainty is the mean over
+    these scales of the image (1.0 among them; see flowenedet_core.tta)."""
 
     def __init__(self, backbone: Backbone, head: nn.Module | None,
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32,
+                 tta_scales: Sequence[float] = SINGLE_SCALE) -> None:
         super().__init__()
         self.image_size = tuple(backbone.preprocessing.input_size)
-        self.preprocess = Preprocess(backbone, dtype)
+        self.tta_scales = check_tta_scales(tta_scales)
+        if head is None and self.tta_scales != SINGLE_SCALE:
+            raise ConfigError("test-time scales average the uncertainty: a labels-only graph "
+                              "has none")
+        self.input_sizes = [scaled_size(self.image_size, scale) for scale in self.tta_scales]
+        self.preprocess = Preprocess(backbone, dtype, self.input_sizes)
         self.backbone = backbone.to(dtype).eval()
         self.head = head
         self.postprocess = Postprocess(backbone.num_classes, self.image_size)
@@ -148,6 +197,8 @@ class InferenceGraph(nn.Module):
         return "fed" if isinstance(self.head, FEDHead) else "score"
 
     def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        output = self.backbone(self.preprocess(image))
-        uncertainty = None if self.head is None else self.head(output)
-        return self.postprocess(output.logits, uncertainty)
+        outputs = [self.backbone(x) for x in self.preprocess(image)]  # scale 1 first
+        uncertainties = None if self.head is None else [
+            self.head(output, size) for output, size in zip(outputs, self.input_sizes,
+                                                           strict=True)]
+        return self.postprocess(outputs[0].logits, uncertainties)

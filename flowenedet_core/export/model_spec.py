@@ -1,4 +1,5 @@
-"""What one deployed model is: backbone + weights + uncertainty head + input size + precision.
+"""What one deployed model is: backbone + weights + uncertainty head + input size + precision
++ test-time scales.
 
 A `ModelSpec` builds the `InferenceGraph` and names the exported artifacts: its fingerprint covers
 the bytes of every file involved, so a changed checkpoint never reuses a stale ONNX or engine.
@@ -21,6 +22,7 @@ from ..checkpoint import BackboneInfo, check_pairing, load_checkpoint
 from ..errors import CheckpointError, ConfigError, WeightsError
 from ..fed.detector import FEDConfig, FlowEneDet
 from ..fed.statistics import SMLStatistics
+from ..tta import SINGLE_SCALE, check_tta_scales
 from .graph import BaselineHead, FEDHead, InferenceGraph
 
 Precision = Literal["fp32", "fp16", "bf16"]
@@ -42,10 +44,13 @@ class ModelSpec:
     precision: Precision = "fp32"  # the backbone's dtype; FED always runs in float32
     untrained_fed: FEDConfig | None = None  # a random FED of this config (timing only)
     with_head: bool = True  # False: labels only (the benchmark's backbone-only reference)
+    tta_scales: tuple[float, ...] = SINGLE_SCALE  # uncertainty averaged over these scales
 
     def __post_init__(self) -> None:
         if self.precision not in DTYPES:
             raise ConfigError(f"precision {self.precision!r} is not one of {', '.join(DTYPES)}")
+        # one canonical order (1.0 first), so equal specs have equal fingerprints
+        object.__setattr__(self, "tta_scales", check_tta_scales(self.tta_scales))
 
     @property
     def head_name(self) -> str:
@@ -56,7 +61,8 @@ class ModelSpec:
         return self.score
 
     def backbone_only(self) -> ModelSpec:
-        return replace(self, fed=None, untrained_fed=None, with_head=False)
+        return replace(self, fed=None, untrained_fed=None, with_head=False,
+                       tta_scales=SINGLE_SCALE)
 
     def fingerprint(self) -> str:
         """sha256 over the spec and the content of every file it names (first 16 hex digits)."""
@@ -77,14 +83,19 @@ class ModelSpec:
             files["stats"] = file_sha256(self.stats)
         payload = {"format": SPEC_FORMAT, "backbone": self.backbone, "size": self.size,
                    "head": self.head_name, "precision": self.precision, "files": files,
+                   "tta_scales": list(self.tta_scales),
                    "untrained_fed": self.untrained_fed and self.untrained_fed.to_dict()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def artifact_stem(self, fingerprint: str) -> str:
-        """A readable file stem: erfnet-fed-512x1024-fp32-<fingerprint> (the caller passes the
-        fingerprint it already computed: hashing the weights is the expensive part)."""
+        """A readable file stem: erfnet-fed-512x1024-fp32-<fingerprint>, with -tta1-0.5-0.25
+        after the head for test-time scales (the caller passes the fingerprint it already
+        computed: hashing the weights is the expensive part)."""
         height, width = self.resolved_size()
-        return f"{self.backbone}-{self.head_name}-{height}x{width}-{self.precision}-{fingerprint}"
+        head = self.head_name
+        if self.tta_scales != SINGLE_SCALE:
+            head += "-tta" + "-".join(f"{scale:g}" for scale in self.tta_scales)
+        return f"{self.backbone}-{head}-{height}x{width}-{self.precision}-{fingerprint}"
 
     def resolved_size(self) -> tuple[int, int]:
         if self.size is not None:
@@ -96,7 +107,8 @@ class ModelSpec:
         options = {"input_size": tuple(self.size)} if self.size else {}
         backbone = create_backbone(self.backbone, self.weights, **options)
         head = self._head(backbone) if self.with_head else None
-        return InferenceGraph(backbone, head, DTYPES[self.precision]).to(device).eval()
+        return InferenceGraph(backbone, head, DTYPES[self.precision],
+                              self.tta_scales).to(device).eval()
 
     def _head(self, backbone: Backbone) -> torch.nn.Module:
         if self.fed is not None:

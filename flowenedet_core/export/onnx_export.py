@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ExportError
+from ..tta import SINGLE_SCALE
 from .graph import InferenceGraph
 
 LOGGER = logging.getLogger(__name__)
@@ -37,12 +38,13 @@ class GraphInfo:
     head: str  # fed, a baseline score name, or none
     precision: str
     source: str  # the ModelSpec fingerprint or a free description
+    tta_scales: tuple[float, ...] = SINGLE_SCALE  # the uncertainty is averaged over these
 
     def to_json(self) -> str:
         return json.dumps({"image_size": list(self.image_size),
                            "class_names": list(self.class_names), "outputs": list(self.outputs),
                            "head": self.head, "precision": self.precision,
-                           "source": self.source})
+                           "source": self.source, "tta_scales": list(self.tta_scales)})
 
 
 def export_onnx(graph: InferenceGraph, path: str | Path, info: GraphInfo,
@@ -102,7 +104,8 @@ def read_graph_info(path: str | Path) -> tuple[GraphInfo, dict[str, str]]:
                           "metadata): re-export it")
     data = json.loads(meta)
     info = GraphInfo(tuple(data["image_size"]), tuple(data["class_names"]),
-                     tuple(data["outputs"]), data["head"], data["precision"], data["source"])
+                     tuple(data["outputs"]), data["head"], data["precision"], data["source"],
+                     tuple(data.get("tta_scales", SINGLE_SCALE)))  # files before TTA: 1 scale
     stages = {}
     for node in model.graph.node:
         stage = next((p.value for p in node.metadata_props if p.key == STAGE_KEY), "other")

@@ -21,7 +21,8 @@ def export_spec(spec: ModelSpec, path: str | Path, fingerprint: str | None = Non
     """Build `spec`'s graph on the CPU and export it to `path`, recording its fingerprint."""
     graph = spec.build_graph("cpu")
     info = GraphInfo(graph.image_size, graph.backbone.class_names, graph.output_names,
-                     spec.head_name, spec.precision, fingerprint or spec.fingerprint())
+                     spec.head_name, spec.precision, fingerprint or spec.fingerprint(),
+                     graph.tta_scales)
     return export_onnx(graph, path, info)
 
 

@@ -1,6 +1,12 @@
+import pytest
 import torch
 
-from flowenedet_core.postprocess import prediction_boundaries, suppress_boundaries
+from flowenedet_core.postprocess import (
+    gaussian_kernel,
+    gaussian_smooth,
+    prediction_boundaries,
+    suppress_boundaries,
+)
 
 
 def two_regions() -> torch.Tensor:
@@ -28,3 +34,18 @@ def test_constant_scores_stay_constant():
     scores = torch.full((1, 30, 30), 0.3)
     out = suppress_boundaries(scores, two_regions()[:, :30, :30])
     assert torch.allclose(out, scores, atol=1e-6)
+
+
+def test_gaussian_smoothing_keeps_a_constant_map_constant():
+    scores = torch.full((2, 20, 30), 0.7)
+    assert torch.allclose(gaussian_smooth(scores), scores, atol=1e-6)
+
+
+def test_gaussian_smoothing_of_a_delta_is_the_normalised_kernel():
+    scores = torch.zeros(1, 21, 21)
+    scores[0, 10, 10] = 1.0
+    smoothed = gaussian_smooth(scores)
+    kernel = gaussian_kernel(7, 1.0)[0, 0]
+    assert torch.allclose(smoothed[0, 7:14, 7:14], kernel, atol=1e-7)
+    assert abs(float(kernel.sum()) - 1) < 1e-6 and float(smoothed.sum()) == pytest.approx(1)
+    assert smoothed[0, :7].abs().max() == 0  # no dilation: nothing beyond the 7x7 support

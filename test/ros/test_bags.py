@@ -12,6 +12,7 @@ import yaml
 from sklearn.metrics import average_precision_score
 
 from flowenedet_core.data.datasets import AnomalyFolder
+from flowenedet_core.export.model_spec import ModelSpec
 from flowenedet_core.runtime.base import Prediction
 from flowenedet_core.runtime.pipeline import Pipeline
 from flowenedet_ros.bags.compare import compare_outputs
@@ -174,6 +175,29 @@ def test_bad_command_lines_give_one_error_line(tiny_data, tmp_path, capsys):
     assert len(errors) == 3 and all(e.startswith("flowenedet: error: ") for e in errors)
     assert "no bag at" in errors[0] and "--label-kind" in errors[1]
     assert "pixel_threshold must be <= 1" in errors[2]
+
+
+def test_replay_runs_test_time_scales_when_asked(tiny_data, tmp_path, capsys):
+    bag = make_bag(tiny_data, tmp_path / "bag")
+    model = ["-p", f"weights:={tiny_data['weights']}", "-p", "input_size:=[64,128]",
+             "-p", "backend:=torch", "-p", "threads:=1"]
+    assert main(["replay", str(bag), "--out", str(tmp_path / "out"), *model,
+                 "-p", "tta_scales:=[1.0,0.5,0.25]"]) == 0
+    spec = ModelSpec("erfnet", tiny_data["weights"], (64, 128), tta_scales=(1.0, 0.5, 0.25))
+    pipeline = Pipeline.create(spec, backend="torch", threads=1)
+    with BagSource(tmp_path / "out" / "bag") as source:
+        uncertainty = [m.message for m in source.messages({TOPICS["uncertainty"]})]
+    for message, sample in zip(uncertainty, AnomalyFolder("tiny", tiny_data["anomaly"]),
+                               strict=True):
+        np.testing.assert_array_equal(image_array(message),
+                                      pipeline.infer(sample.image).uncertainty)
+    capsys.readouterr()
+    assert main(["replay", str(bag), *model, "-p", "tta_scales:=[0.5]"]) == 2
+    assert main(["replay", str(bag), "-p", "onnx:=model.onnx",
+                 "-p", "tta_scales:=[1.0,0.5]"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and "tta_scales: test-time scales [0.5] must be" in errors[0]
+    assert "an onnx file has its scales built in" in errors[1]
 
 
 def test_parameter_file_layers_and_validation(tmp_path):

@@ -37,6 +37,8 @@ def test_config_validates_against_the_committed_closed_schema():
     ({"pixel_threshold": 1.5}, "maximum"),
     ({"backend": "openvino"}, "is not one of"),
     ({"roi": [0.0, 0.0, 1.0]}, "too short"),
+    ({"tta_scales": []}, "should be non-empty"),
+    ({"tta_scales": [1.0, 0.0]}, "less than or equal to the minimum"),
 ])
 def test_schema_rejects_drifting_keys_and_bad_values(change, message):
     config = load_config()
@@ -57,6 +59,11 @@ def test_readme_parameter_table_is_generated_from_the_list():
     ("roi", [0.0, -0.1, 1.0, 1.0], "must be >= 0"),
     ("score", "mcdropout", "must be one of"),
     ("publish_color", "yes", "of type bool"),
+    ("tta_scales", [], "of type double_array"),
+    ("tta_scales", [1.0, 0.0], "must be > 0"),
+    ("tta_scales", [1.0, 2.5], "must be <= 2"),
+    ("tta_scales", [0.5, 0.25], r"tta_scales: .* with 1\.0 among them"),
+    ("tta_scales", [1.0, 1.0], "must be distinct"),
 ])
 def test_parameter_values_are_validated_with_a_reason(name, value, message):
     with pytest.raises(ParameterError, match=message):
@@ -72,3 +79,8 @@ def test_launch_file_declares_camera_namespace_params_and_backend():
     calls = {getattr(node.func, "id", "") for node in ast.walk(tree) if isinstance(node, ast.Call)}
     assert "Node" in calls and "generate_launch_description" in {
         node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_test_time_scales_accept_any_length_with_scale_one():
+    assert BY_NAME["tta_scales"].validate([1, 0.5, 0.25]) == [1.0, 0.5, 0.25]
+    assert BY_NAME["tta_scales"].validate([0.5, 1.0]) == [0.5, 1.0]

@@ -132,3 +132,25 @@ def test_fed_c_trained_on_other_features_is_refused(trained, tiny_data, capsys):
         sidecar_path.write_text(original)
     assert code == 2
     assert "trained on 64-channel features" in capsys.readouterr().err
+
+
+def eval_argv(tiny_data, *options: str) -> list[str]:
+    return ["eval", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]),
+            "--size", "64x128", "--data", f"toy=anomaly:{tiny_data['anomaly']}",
+            "--scores", "msp,energy", *options]
+
+
+def test_eval_with_test_time_scales_records_them_and_smooths(tiny_data, tmp_path):
+    report = tmp_path / "eval.json"
+    assert main(eval_argv(tiny_data, "--gaussian-smoothing", "--tta", "1,0.5",
+                          "--json", str(report), "--plots", str(tmp_path / "plots"))) == 0
+    assert (tmp_path / "plots" / "toy_pr.png").stat().st_size > 1000
+    written = json.loads(report.read_text())
+    assert written["meta"]["tta_scales"] == [1.0, 0.5]
+    assert list(written["datasets"]["toy"])[:4] == ["msp", "energy", "msp+gs", "energy+gs"]
+
+
+def test_eval_rejects_test_time_scales_without_scale_one(tiny_data, capsys):
+    with pytest.raises(SystemExit, match="2"):
+        main(eval_argv(tiny_data, "--tta", "0.5,0.25"))
+    assert "argument --tta: test-time scales [0.5, 0.25] must be" in capsys.readouterr().err

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from flowenedet_core.cli.main import main
+from flowenedet_core.cli.main import build_parser, main
+from flowenedet_core.cli.model_args import model_spec
 from flowenedet_core.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
 
@@ -66,3 +67,11 @@ def test_bad_fed_config_is_rejected_with_the_valid_names(capsys):
     with pytest.raises(SystemExit, match="2"):
         main(["bench", "--backbone", "erfnet", "--fed-config", "layers=3"])
     assert "num_blocks" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "scales"), [([], (1.0,)), (["--tta"], (1.0, 0.5, 0.25)),
+                                                (["--tta", "0.5,1"], (1.0, 0.5))])
+def test_export_puts_test_time_scales_into_the_model(tiny_data, tiny_fed, option, scales):
+    args = build_parser().parse_args(["export", *model_args(tiny_data, tiny_fed), *option,
+                                      "--out", "model.onnx"])
+    assert model_spec(args).tta_scales == scales

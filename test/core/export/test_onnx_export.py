@@ -9,6 +9,7 @@ from flowenedet_core.errors import ExportError
 from flowenedet_core.export.onnx_export import read_graph_info
 from flowenedet_core.runtime.artifacts import export_spec
 from flowenedet_core.runtime.onnxruntime_backend import OnnxRuntimeBackend
+from flowenedet_core.runtime.pipeline import Pipeline
 
 
 def random_images(count: int, seed: int = 0) -> np.ndarray:
@@ -36,6 +37,23 @@ def test_exported_graph_declares_its_interface(tiny_onnx):
     info, stages = read_graph_info(tiny_onnx)
     assert info.image_size == (64, 128) and info.head == "fed" and len(info.class_names) == 19
     assert {"preprocess", "backbone", "fed", "postprocess"} <= set(stages.values())
+
+
+def test_exported_test_time_scales_match_pytorch_through_both_pipelines(tiny_spec, tmp_path):
+    spec = replace(tiny_spec, tta_scales=(1.0, 0.5))
+    exported = Pipeline.create(spec, backend="onnxruntime", artifacts=tmp_path)
+    eager = Pipeline.create(spec, backend="torch")
+    assert exported.runtime.path.name.startswith("erfnet-fed-tta1-0.5-64x128-fp32-")
+    info, stages = read_graph_info(exported.runtime.path)
+    assert info.tta_scales == (1.0, 0.5)
+    assert {"preprocess", "backbone", "fed", "postprocess"} == set(stages.values()) - {"other"}
+    images = random_images(2, seed=2)
+    outputs, expected = exported.runtime.run(images), eager.runtime.run(images)
+    assert outputs["labels"].shape == outputs["uncertainty"].shape == (2, 64, 128)
+    assert (outputs["labels"] == expected["labels"]).mean() >= 0.999
+    assert np.abs(outputs["uncertainty"] - expected["uncertainty"]).max() <= 1e-5
+    frame = np.random.default_rng(3).integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    assert exported.infer(frame).uncertainty.shape == eager.infer(frame).labels.shape == (90, 160)
 
 
 def test_fp16_export_keeps_uint8_in_float_out_and_agrees(tiny_spec, tiny_onnx, tmp_path):
