@@ -8,6 +8,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .base import Backbone
 from .deeplabv3plus import build_deeplabv3plus
+from .efficientvit import build_efficientvit_b0
 from .erfnet import build_erfnet, build_erfnet_tiny
 from .segformer import SEGFORMER_VARIANTS, build_segformer
 
@@ -17,6 +18,7 @@ BACKBONES: dict[str, BackboneBuilder] = {
     "erfnet": build_erfnet,
     "erfnet-tiny": build_erfnet_tiny,
     "deeplabv3plus-r101": build_deeplabv3plus,
+    "efficientvit-b0": build_efficientvit_b0,
     **{f"segformer-{variant}": (lambda weights, _v=variant, **kw:
                                 build_segformer(weights, variant=_v, **kw))
        for variant in SEGFORMER_VARIANTS},

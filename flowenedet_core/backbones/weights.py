@@ -42,11 +42,13 @@ def _strip_prefix(key: str) -> str:
 
 
 def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str | Path,
-              ignore_prefixes: tuple[str, ...] = (), strict: bool = True) -> list[str]:
+              ignore_prefixes: tuple[str, ...] = (), strict: bool = True,
+              allow_unexpected: bool = True) -> list[str]:
     """Copy `state` into `model`; report missing/unexpected keys.
 
     Unexpected keys starting with one of `ignore_prefixes` (an auxiliary head, say) are dropped
-    silently. With `strict`, any missing key or shape mismatch raises; returns the report lines.
+    silently. With `strict`, any missing key or shape mismatch raises, and so do other unexpected
+    keys unless `allow_unexpected`; returns the report lines.
     """
     own = model.state_dict()
     state = {k: v for k, v in state.items() if not k.startswith(ignore_prefixes)}
@@ -63,7 +65,7 @@ def load_into(model: nn.Module, state: dict[str, torch.Tensor], source: str | Pa
     for key in mismatched:
         report.append(f"shape mismatch {key}: checkpoint {tuple(state[key].shape)} "
                       f"vs model {tuple(own[key].shape)}")
-    if strict and (missing or mismatched):
+    if strict and (missing or mismatched or (unexpected and not allow_unexpected)):
         raise WeightsError(f"weights {source} do not fit {type(model).__name__}: "
                            + "; ".join(report))
     usable = {k: v for k, v in state.items() if k in own and k not in mismatched}
