@@ -10,7 +10,7 @@ WORK := runs/embedded
 MODEL := -p backbone:=erfnet-tiny -p weights:=$(EMBEDDED)/erfnet-tiny.safetensors -p backend:=onnxruntime -p artifacts_dir:=$(WORK)/artifacts
 ROAD_AHEAD := [0.25,0.45,0.75,1.0]
 
-.PHONY: venv test test-slow lint demo embedded-model clean
+.PHONY: venv test test-slow lint demo embedded-model recipe-study real-model clean
 
 venv: $(STAMP)
 
@@ -52,6 +52,17 @@ embedded-model: venv
 	$(BIN)/flowenedet replay $(WORK)/inlier-drive --out $(WORK)/inlier-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
 	$(BIN)/flowenedet replay $(WORK)/anomaly-drive --out $(WORK)/anomaly-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
 	$(BIN)/flowenedet calibrate --inlier $(WORK)/inlier-replay/bag --anomaly $(WORK)/anomaly-replay/bag -p "roi:=$(ROAD_AHEAD)" --target 0.01 --out $(EMBEDDED)/thresholds.yaml
+
+# FED on the real backbones (README "FED on real data"; CPU hours, not part of `make test`):
+# the recipe study on a hold-out of the train frames, then the chosen recipes trained on all of
+# them and evaluated once on the dev sets (runs/real-model/<backbone>/eval.json, table printed).
+recipe-study: venv
+	for backbone in erfnet efficientvit-b0; do \
+	  scripts/recipe-study.sh $$backbone && $(BIN)/python scripts/study_table.py runs/study/$$backbone; \
+	done
+
+real-model: venv
+	scripts/real-model.sh erfnet efficientvit-b0
 
 clean:
 	rm -rf $(VENV) runs

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# `make real-model`: from ../shared/data alone, the chosen FED-U and FED-C recipes of README
+# "Choosing the training recipe" for each backbone, trained on all 104 train frames, evaluated once
+# on the dev sets: runs/real-model/<backbone>/{fed-u,fed-c,eval.json,eval.md}, table printed.
+#   scripts/real-model.sh [erfnet] [efficientvit-b0]      (default: both)
+# Environment: SEED (training seed, default 0), OUT (default runs/real-model), VARIANTS (default
+# "fed-u fed-c"), THREADS, SKIP_TTA=1 (no second, multi-scale evaluation).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SHARED=${SHARED:-../shared/data}
+BIN=${BIN:-.venv/bin}
+THREADS=${THREADS:-2}
+SEED=${SEED:-0}
+OUT=${OUT:-runs/real-model}
+CS=$SHARED/cityscapes
+DEV=(--data "RoadAnomaly21=anomaly:$SHARED/anomaly/RoadAnomaly21"
+     --data "FS_Static=anomaly:$SHARED/anomaly/FS_Static"
+     --data "cityscapes-val=cityscapes:$CS:val")
+BACKBONES=("$@"); [ ${#BACKBONES[@]} -gt 0 ] || BACKBONES=(erfnet efficientvit-b0)
+for b in "${BACKBONES[@]}"; do
+  case $b in
+    erfnet)  # study rows covariate-raw and fed-c-covariate-raw
+      W=$SHARED/erfnet/erfnet_cityscapes.pth
+      VIEWS="--views sampler --crop 256x512 --draws 8 --ratio-range 0.75,1.25 --photometric
+             --corruptions fog,brightness,contrast,gaussian_noise,motion_blur --corruption-prob 0.5
+             --raw-logits --groups 8"  # --groups 8 for FED-U too: both runs share one cache
+      FED_U="$VIEWS"
+      FED_C="$VIEWS --blocks 4 --separable" ;;
+    efficientvit-b0)  # study rows reference and fed-c-reference
+      W=$SHARED/efficientvit/cityscapes_b0.pt
+      VIEWS="--views sampler --crop 512x1024 --draws 8 --ratio-range 0.5,2.0 --flow-stride 8
+             --groups 8"
+      FED_U="$VIEWS"
+      FED_C="$VIEWS --blocks 4 --separable" ;;
+    *) echo "unknown backbone $b" >&2; exit 2 ;;
+  esac
+  dir=$OUT/$b
+  mkdir -p $dir
+  # SML's statistics as the published baseline computes them: the clean train frames
+  [ -f $dir/sml_stats.json ] || $BIN/flowenedet estimate-stats --backbone $b --weights $W \
+    --threads $THREADS --data "cityscapes:$CS:train" --out $dir/sml_stats.json
+  FEDS=()
+  for variant in ${VARIANTS:-fed-u fed-c}; do
+    args=$FED_U; [ $variant = fed-c ] && args=$FED_C
+    start=$(date +%s)
+    # shellcheck disable=SC2086
+    $BIN/flowenedet train --backbone $b --weights $W --data "cityscapes:$CS:train" \
+      --variant $variant $args --iters ${ITERS:-3000} --seed $SEED --threads $THREADS \
+      --out $dir/$variant
+    echo "$b $variant: trained in $(( $(date +%s) - start )) s" | tee $dir/$variant/train_time.txt
+    FEDS+=(--fed $variant=$dir/$variant)
+  done
+  # raw, +bs (boundary suppression + dilated smoothing) and +gs (7x7 Gaussian) of every score;
+  # then the same with the reference's 3-scale test-time augmentation
+  EVAL=(eval --backbone $b --weights $W --threads $THREADS --stats $dir/sml_stats.json
+        "${FEDS[@]}" "${DEV[@]}"
+        --scores msp,maxlogit,energy,entropy,sml,fed --boundary-smoothing --gaussian-smoothing)
+  $BIN/flowenedet "${EVAL[@]}" --json $dir/eval.json | tee $dir/eval.md
+  [ -n "${SKIP_TTA:-}" ] || $BIN/flowenedet "${EVAL[@]}" --tta --json $dir/eval-tta.json \
+    > $dir/eval-tta.md
+done

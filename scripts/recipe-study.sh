@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The FED recipe study of README "Choosing the training recipe": every row trains on the train
+# frames minus a hold-out of 20 (@!4::5) and is scored on that hold-out only (misclassification at
+# the input size and at 0.75x, and synthetic objects pasted on its road), never on the dev sets.
+#   scripts/recipe-study.sh erfnet|efficientvit-b0 [ROW ...]     (default: every row)
+# Results: runs/study/<backbone>/<row>/{fed.json, heldout*.json}; scripts/study_table.py prints them.
+# Crops are half the test size per side (the reference's 512x1024 of 1024x2048), so ratios >= 0.5
+# never pad.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BACKBONE=$1; shift
+SHARED=${SHARED:-../shared/data}
+BIN=${BIN:-.venv/bin}
+THREADS=${THREADS:-1}
+ITERS=${ITERS:-4000}
+CS=$SHARED/cityscapes
+OUT=runs/study/$BACKBONE
+case $BACKBONE in
+  erfnet)
+    W=$SHARED/erfnet/erfnet_cityscapes.pth; SMALL=384x768; CROP=256x512; STRIDE=4
+    ALL_CHANNELS=16  # its classifier input
+    BACKBONE_RANGE=1.0,1.0 ;;  # ERFNet was trained without scale augmentation
+  efficientvit-b0)
+    W=$SHARED/efficientvit/cityscapes_b0.pt; SMALL=768x1536; CROP=512x1024
+    STRIDE=8  # the flow at the classifier's resolution, as METHOD.md places it
+    ALL_CHANNELS=128  # its classifier input
+    BACKBONE_RANGE=0.5,2.0 ;;  # its authors trained it on the reference's range
+  *) echo "unknown backbone $BACKBONE" >&2; exit 2 ;;
+esac
+FIT="cityscapes:$CS:train@!4::5"
+HOLDOUT="heldout=cityscapes:$CS:train@4::5"
+PASTED=runs/study/heldout-paste
+COVARIATE="--photometric --corruptions fog,brightness,contrast,gaussian_noise,motion_blur --corruption-prob 0.5"
+SAMPLER="--views sampler --crop $CROP --draws ${DRAWS:-8}"
+declare -A ROWS=(
+  [today]="--variant fed-u --raw-logits --views scales"
+  [reference]="--variant fed-u $SAMPLER --ratio-range 0.5,2.0"
+  [matched]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25"
+  [matched-raw]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 --raw-logits"
+  [covariate]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE"
+  [covariate-raw]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE --raw-logits"
+  [backbone-range]="--variant fed-u $SAMPLER --ratio-range $BACKBONE_RANGE"
+  [fed-c-reference]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.5,2.0"
+  [fed-c-matched]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25"
+  [fed-c-all-channels]="--variant fed-c --blocks 4 --separable --groups $ALL_CHANNELS $SAMPLER --ratio-range 0.75,1.25"
+  [fed-c-covariate]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE"
+  [fed-c-covariate-raw]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE --raw-logits"
+)
+ORDER=(today reference matched matched-raw covariate covariate-raw backbone-range fed-c-reference fed-c-matched fed-c-all-channels fed-c-covariate fed-c-covariate-raw)
+[ $# -gt 0 ] && ORDER=("$@")
+[ -d $PASTED/anomaly ] || $BIN/flowenedet synth --out $PASTED --paste-into "cityscapes:$CS:train@4::5" --seed 7
+for row in "${ORDER[@]}"; do
+  dir=$OUT/$row
+  [ -f $dir/heldout-small.json ] && continue
+  mkdir -p $dir
+  start=$(date +%s)
+  # shellcheck disable=SC2086
+  $BIN/flowenedet train --backbone $BACKBONE --weights $W --data "$FIT" --iters $ITERS \
+    --threads $THREADS --seed ${SEED:-0} --flow-stride $STRIDE ${ROWS[$row]} --out $dir \
+    2> $dir/train.log
+  echo "$(( $(date +%s) - start ))" > $dir/train_seconds
+  $BIN/flowenedet eval --backbone $BACKBONE --weights $W --threads $THREADS --fed "$row=$dir" \
+    --data "$HOLDOUT" --data "pasted=anomaly:$PASTED/anomaly" \
+    --scores msp,maxlogit,energy,entropy,fed --json $dir/heldout.json > $dir/heldout.md 2> $dir/eval.log
+  $BIN/flowenedet eval --backbone $BACKBONE --weights $W --threads $THREADS --fed "$row=$dir" \
+    --size $SMALL --data "heldout-small=cityscapes:$CS:train@4::5" \
+    --scores msp,maxlogit,energy,entropy,fed --json $dir/heldout-small.json > $dir/heldout-small.md 2>> $dir/eval.log
+  echo "$row done in $(( $(date +%s) - start )) s"
+done
