@@ -24,7 +24,7 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 lint: venv
-	$(BIN)/ruff check flowenedet_core flowenedet_ros test setup.py launch
+	$(BIN)/ruff check flowenedet_core flowenedet_ros test setup.py launch scripts
 
 test: venv lint
 	$(BIN)/python -m pytest -q
