@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The FED recipe study of README "Choosing the training recipe": every row trains on the train
+# The FED recipe study of README "FED on real data": every row trains on the train
 # frames minus a hold-out of 20 (@!4::5) and is scored on that hold-out only (misclassification at
 # the input size and at 0.75x, and synthetic objects pasted on its road), never on the dev sets.
 #   scripts/recipe-study.sh erfnet|efficientvit-b0 [ROW ...]     (default: every row)
+# Environment: ITERS (default 3000), THREADS, SEED (training seed), STUDY_OUT.
 # Results: runs/study/<backbone>/<row>/{fed.json, heldout*.json}; scripts/study_table.py prints them.
 # Crops are half the test size per side (the reference's 512x1024 of 1024x2048), so ratios >= 0.5
 # never pad.
@@ -12,9 +13,9 @@ BACKBONE=$1; shift
 SHARED=${SHARED:-../shared/data}
 BIN=${BIN:-.venv/bin}
 THREADS=${THREADS:-1}
-ITERS=${ITERS:-4000}
+ITERS=${ITERS:-3000}
 CS=$SHARED/cityscapes
-OUT=runs/study/$BACKBONE
+OUT=${STUDY_OUT:-runs/study/$BACKBONE}
 case $BACKBONE in
   erfnet)
     W=$SHARED/erfnet/erfnet_cityscapes.pth; SMALL=384x768; CROP=256x512; STRIDE=4

@@ -33,7 +33,7 @@ def test_train_writes_safetensors_and_sidecar(trained):
     assert sidecar["training"]["options"]["iters"] == 6
 
 
-@pytest.mark.parametrize("mode", [["--draws", "2"], ["--online", "--workers", "0"]])
+@pytest.mark.parametrize("mode", [["--draws", "2"], ["--online", "--workers", "1"]])
 def test_train_on_sampler_crops_records_views_and_sampler_statistics(tiny_data, tmp_path, mode):
     argv = ["train", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]), "--size",
             "64x128", "--data", f"cityscapes:{tiny_data['cityscapes']}:train@!0:1",
