@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make real-model`: from ../shared/data alone, the chosen FED-U and FED-C recipes of README
-# "Choosing the training recipe" for each backbone, trained on all 104 train frames, evaluated once
+# "FED on real data: the recipe study" for each backbone, trained on all 104 train frames, evaluated once
 # on the dev sets: runs/real-model/<backbone>/{fed-u,fed-c,eval.json,eval.md}, table printed.
 #   scripts/real-model.sh [erfnet] [efficientvit-b0]      (default: both)
 # Environment: SEED (training seed, default 0), OUT (default runs/real-model), VARIANTS (default
@@ -26,12 +26,12 @@ for b in "${BACKBONES[@]}"; do
              --raw-logits --groups 8"  # --groups 8 for FED-U too: both runs share one cache
       FED_U="$VIEWS"
       FED_C="$VIEWS --blocks 4 --separable" ;;
-    efficientvit-b0)  # study rows reference and fed-c-reference
+    efficientvit-b0)  # study rows covariate and fed-c-reference
       W=$SHARED/efficientvit/cityscapes_b0.pt
-      VIEWS="--views sampler --crop 512x1024 --draws 8 --ratio-range 0.5,2.0 --flow-stride 8
-             --groups 8"
-      FED_U="$VIEWS"
-      FED_C="$VIEWS --blocks 4 --separable" ;;
+      VIEWS="--views sampler --crop 512x1024 --draws 8 --flow-stride 8 --groups 8"
+      FED_U="$VIEWS --ratio-range 0.75,1.25 --photometric --corruption-prob 0.5
+             --corruptions fog,brightness,contrast,gaussian_noise,motion_blur"
+      FED_C="$VIEWS --ratio-range 0.5,2.0 --blocks 4 --separable" ;;
     *) echo "unknown backbone $b" >&2; exit 2 ;;
   esac
   dir=$OUT/$b
