@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowenedet_core.errors import FlowenedetError
+from flowenedet_core.runtime.pipeline import GPU_MODES
 from flowenedet_core.tta import MAX_TTA_SCALE, check_tta_scales
 
 from .errors import ParameterError
@@ -112,6 +113,14 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   read_only=True, minimum=0, maximum=256),
     ParameterSpec("artifacts_dir", "~/.cache/flowenedet/engines",
                   "where exported ONNX files and TensorRT engines are cached", read_only=True),
+    ParameterSpec("gpu_mode", "auto", "torch on a CUDA GPU: auto = frames resized on the GPU, "
+                  "CUDA graphs, backbone precision chosen by parity with fp32; eager = the "
+                  "eager fp32 model with host resizing", read_only=True, choices=GPU_MODES),
+    ParameterSpec("camera_size", [0, 0], "camera frame [height, width] whose CUDA graph is "
+                  "captured at start; [0, 0]: the model input size (other sizes are captured "
+                  "on their first frame)", read_only=True, minimum=0, maximum=16384),
+    ParameterSpec("parity_images", "", "folder of frames for the GPU precision check (empty: "
+                  "rendered synthetic streets)", read_only=True),
     # transport (read-only)
     ParameterSpec("qos_reliability", "best_effort",
                   "image subscription reliability (best_effort: sensor-data QoS)",

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flowenedet_core.export.model_spec import ModelSpec
-from flowenedet_core.runtime.pipeline import Pipeline
+from flowenedet_core.runtime.pipeline import GpuOptions, Pipeline
 from flowenedet_core.tta import SINGLE_SCALE
 
 from .errors import ParameterError
@@ -26,12 +26,21 @@ def flag_config(values: dict[str, Any]) -> FlagConfig:
     return FlagConfig(**flag_values(values))
 
 
-def create_pipeline(values: dict[str, Any]) -> Pipeline:
+def gpu_options(values: dict[str, Any], model_outputs: bool = False) -> GpuOptions:
+    """How torch runs on a CUDA GPU: `gpu_mode`, `camera_size`, `parity_images`."""
+    return GpuOptions(values["gpu_mode"],
+                      tuple(values["camera_size"]) if all(values["camera_size"]) else None,
+                      Path(values["parity_images"]).expanduser()
+                      if values["parity_images"] else None,
+                      model_outputs=model_outputs)
+
+
+def create_pipeline(values: dict[str, Any], model_outputs: bool = False) -> Pipeline:
     """The model the parameters name: `onnx`, or `backbone` + `weights` (+ `fed` / `score`,
-    `tta_scales`)."""
+    `tta_scales`). `model_outputs`: predictions keep the model-size maps (label metrics)."""
     common = {"backend": values["backend"], "threads": values["threads"] or None,
               "artifacts": Path(values["artifacts_dir"]).expanduser(),
-              "engine": values["engine"] or None}
+              "engine": values["engine"] or None, "gpu": gpu_options(values, model_outputs)}
     tta_scales = tuple(values["tta_scales"])
     if values["onnx"]:
         if tta_scales != SINGLE_SCALE:

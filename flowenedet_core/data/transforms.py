@@ -54,6 +54,17 @@ def resize_label(label: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(label, (size[1], size[0]), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
+def resize_nearest(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour resize of an (H, W) map, sampling source pixel floor((i + 0.5) * in /
+    out) exactly as torch's `nearest-exact` does (OpenCV's INTER_NEAREST_EXACT rounds some of
+    those coordinates differently in fixed point), so that the host path and the GPU path
+    (runtime.frame_graph) label a frame alike."""
+    rows, columns = (np.minimum(((np.arange(out) + 0.5) * (source / out)).astype(np.int64),
+                                source - 1)
+                     for source, out in zip(labels.shape[:2], size, strict=True))
+    return np.take(np.take(labels, rows, axis=0), columns, axis=1)
+
+
 def parse_size(text: str) -> tuple[int, int]:
     """'512x1024' -> (512, 1024) as (height, width)."""
     try:

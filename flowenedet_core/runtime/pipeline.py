@@ -5,21 +5,45 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..data.transforms import resize_image
+from ..data.transforms import resize_image, resize_nearest
 from ..errors import DataError
 from ..export.model_spec import ModelSpec
 from ..export.onnx_export import read_graph_info
 from .artifacts import ensure_engine, ensure_onnx
 from .base import Prediction, RuntimeBackend
+from .precision import HALF_PRECISIONS
 from .selection import choose_backend, probe_environment
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_ARTIFACTS = Path("engines")
+GPU_MODES = ("auto", "eager")
+
+
+@dataclass(frozen=True)
+class GpuOptions:
+    """How the torch backend runs on a CUDA GPU (the CPU path ignores these).
+
+    `auto`: frames go to the GPU as uint8 at their own size and are resized there, the model runs
+    as one CUDA graph per frame shape, and the backbone's precision is the fastest that agrees
+    with fp32 (runtime.precision). `eager`: the eager module (fp32 in the node) with host resizing
+    (the CPU path's behaviour; the fallback of `auto` when anything in it fails)."""
+
+    mode: str = "auto"
+    camera_size: tuple[int, int] | None = None  # captured at start; None: the model's size
+    parity_images: Path | None = None  # frames of the precision check; None: synthetic streets
+    precisions: tuple[str, ...] = HALF_PRECISIONS  # tried besides fp32; () keeps the spec's
+    model_outputs: bool = False  # also return the model-size maps (evaluation, replay)
+
+    def __post_init__(self) -> None:
+        if self.mode not in GPU_MODES:
+            raise DataError(f"gpu mode {self.mode!r} is not one of {', '.join(GPU_MODES)}")
 
 
 class Pipeline:
@@ -45,12 +69,13 @@ class Pipeline:
     def create(cls, spec: ModelSpec | None = None, backend: str = "auto",
                onnx: str | Path | None = None, engine: str | Path | None = None,
                artifacts: str | Path = DEFAULT_ARTIFACTS, device: str | None = None,
-               threads: int | None = None, compile: bool = False) -> Pipeline:
+               threads: int | None = None, compile: bool = False,
+               gpu: GpuOptions = GpuOptions()) -> Pipeline:
         """Build the pipeline for `spec` (or for an exported `onnx` file alone).
 
         ONNX files are exported to `artifacts` when missing, TensorRT engines built there on
         demand (or at `engine`, validated and rebuilt on mismatch). `compile` applies
-        `torch.compile` to the torch backend."""
+        `torch.compile` to the eager torch backend; `gpu` says how torch runs on CUDA."""
         if spec is None and onnx is None:
             raise DataError("a pipeline needs a model spec or an ONNX file")
         environment = probe_environment()
@@ -67,6 +92,8 @@ class Pipeline:
 
                 torch.set_num_threads(threads)
             device = device or ("cuda" if environment.cuda_device else "cpu")
+            if device.startswith("cuda") and gpu.mode == "auto" and not compile:
+                return cls.frame_path(spec, device, gpu, reason)
             return cls(TorchBackend(spec.build_graph(device), device, compile), reason)
         onnx_path = Path(onnx) if onnx else ensure_onnx(spec, artifacts)
         if name == "onnxruntime":
@@ -81,29 +108,78 @@ class Pipeline:
         LOGGER.info("TensorRT engine %s", engine_path)
         return cls(TensorRTBackend(plan, info, stages, device or "cuda:0"), reason)
 
+    @classmethod
+    def frame_path(cls, spec: ModelSpec, device: str, gpu: GpuOptions = GpuOptions(),
+                   reason: str = "") -> Pipeline:
+        """The `auto` GPU path (`FrameTorchBackend`), prepared for `gpu.camera_size` frames;
+        eager fp32 (logged, with the reason) when any part of it fails. On the CPU it runs the
+        same frame path without CUDA graphs (how it is tested without a GPU)."""
+        from .frame_backend import FrameTorchBackend
+        from .precision import choose_precision, describe_checks, parity_frames
+        from .torch_backend import TorchBackend
+
+        def build(precision: str) -> FrameTorchBackend:
+            return FrameTorchBackend(replace(spec, precision=precision).build_graph(device),
+                                     device, model_outputs=gpu.model_outputs)
+
+        try:
+            if gpu.precisions:
+                frames = parity_frames(gpu.parity_images, spec.resolved_size())
+                runtime, checks = choose_precision(build, frames, gpu.precisions)
+                reason = f"{reason}; backbone precision by parity: {describe_checks(checks)}"
+            else:
+                runtime = build(spec.precision)
+            seconds = runtime.prepare((1, *(gpu.camera_size or spec.resolved_size()), 3))
+            return cls(runtime, f"{reason}; {runtime.describe()}, ready in {seconds:.1f} s")
+        except Exception as error:  # CUDA, cuDNN and Triton raise their own types
+            why = f"GPU path failed ({type(error).__name__}: {str(error).splitlines()[0]})"
+            LOGGER.warning("%s: eager fp32 instead", why)
+            graph = replace(spec, precision="fp32").build_graph(device)
+            return cls(TorchBackend(graph, device), f"{reason}; {why}: eager fp32")
+
     def infer(self, image: np.ndarray) -> Prediction:
         """(H, W, 3) uint8 RGB frame of any size -> labels and uncertainty at (H, W)."""
+        return self.infer_batch([image])[0]
+
+    def infer_batch(self, images: Sequence[np.ndarray]) -> list[Prediction]:
+        """Frames of one size (several cameras) in one call of the backend; the timings are the
+        batch's."""
         started = time.perf_counter()
-        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise DataError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} "
-                            f"{image.shape}")
-        frame_size = image.shape[:2]
-        if min(frame_size) == 0:
-            raise DataError(f"empty image {image.shape}")
-        resized = frame_size != tuple(self.image_size)
-        batch = (resize_image(image, self.image_size) if resized else image)[None]
-        converted = time.perf_counter()
-        outputs = self.runtime.run(batch)
-        inferred = time.perf_counter()
-        labels, uncertainty = outputs["labels"][0], outputs["uncertainty"][0]
-        model_labels, model_uncertainty = labels, uncertainty
-        if resized:
-            height, width = frame_size
-            labels = cv2.resize(labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
-            uncertainty = cv2.resize(uncertainty, (width, height), interpolation=cv2.INTER_LINEAR)
-        finished = time.perf_counter()
+        for image in images:
+            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+                raise DataError(f"expected an (H, W, 3) uint8 RGB image, got {image.dtype} "
+                                f"{image.shape}")
+            if min(image.shape[:2]) == 0:
+                raise DataError(f"empty image {image.shape}")
+            if image.shape != images[0].shape:
+                raise DataError(f"a batch takes frames of one size: {image.shape} and "
+                                f"{images[0].shape}")
+        frame_size = images[0].shape[:2]
+        if getattr(self.runtime, "takes_frames", False):  # resizes on its device
+            converted = time.perf_counter()
+            outputs = self.runtime.run_frames(np.stack(images))
+            inferred = finished = time.perf_counter()
+            labels, uncertainty = outputs["labels"], outputs["uncertainty"]
+            model_labels = outputs.get("model_labels", [None] * len(images))
+            model_uncertainty = outputs.get("model_uncertainty", [None] * len(images))
+        else:
+            resized = frame_size != tuple(self.image_size)
+            batch = np.stack([resize_image(image, self.image_size) for image in images])
+            converted = time.perf_counter()
+            outputs = self.runtime.run(batch)
+            inferred = time.perf_counter()
+            model_labels, model_uncertainty = outputs["labels"], outputs["uncertainty"]
+            labels, uncertainty = model_labels, model_uncertainty
+            if resized:
+                height, width = frame_size
+                labels = [resize_nearest(m, frame_size) for m in model_labels]
+                uncertainty = [cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR)
+                               for m in model_uncertainty]
+            finished = time.perf_counter()
         timings = {"convert": converted - started, "inference": inferred - converted,
                    "postprocess": finished - inferred, "total": finished - started}
         timings = {stage: seconds * 1e3 for stage, seconds in timings.items()}
-        return Prediction(labels, uncertainty.astype(np.float32, copy=False), timings,
-                          model_labels, model_uncertainty)
+        return [Prediction(label, unit.astype(np.float32, copy=False), dict(timings),
+                           model_label, model_unit)
+                for label, unit, model_label, model_unit in zip(
+                    labels, uncertainty, model_labels, model_uncertainty, strict=True)]

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or args.bag.with_name(args.bag.name + "_replay")
     options = ReplayOptions(args.topic, args.label_topic, args.label_kind, args.node,
                             args.storage, tuple(filter(None, args.outputs.split(","))))
-    pipeline = create_pipeline(values)
+    pipeline = create_pipeline(values, model_outputs=True)  # label metrics score model size
     result = replay(args.bag, pipeline, values, out / "bag", options)
     page = write_report(result, out)
     summary = result.summary

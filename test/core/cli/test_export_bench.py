@@ -31,16 +31,40 @@ def test_bench_reports_stages_latency_and_backbone_cost_per_backend(tiny_data, t
     assert main(argv) == 0
     report = json.loads(out.read_text())
     assert report["frames"] == {"source": str(tiny_data["anomaly"] / "images"), "count": 3,
-                                "repeats": 3}
+                                "size": [48, 96], "repeats": 3}  # frames at their own size
     assert report["model"]["gmacs"]["backbone"] > report["model"]["gmacs"]["fed"] > 0
-    for backend in ("torch", "onnxruntime"):
-        result = report["backends"][backend]
+    assert list(report["backends"]) == ["auto", "torch-eager", "onnxruntime"]
+    assert report["backends"]["auto"]["device"].startswith("onnxruntime")  # no GPU here
+    for result in report["backends"].values():
         assert {"convert", "preprocess", "backbone", "fed", "postprocess"} <= set(
             result["stages_ms"])
         latency = result["end_to_end_ms"]
         assert 0 < latency["p50"] <= latency["p99"] and latency["mean"] > 0
         assert result["backbone_only_ms"] > 0 and result["throughput_fps"] > 0
-    assert "| onnxruntime |" in capsys.readouterr().out
+        assert result["timer"] == "wall clock" and isinstance(result["timing_check"], str)
+        assert result["frame_size"] == [48, 96] and result["precision"] == "fp32"
+    summary = report["summary"]
+    assert summary["best"] in report["backends"] and summary["auto_over_best"] >= 1
+    assert summary["auto_speedup_over_torch_eager_fp32"] > 0
+    assert report["environment"]["cuda"] is None
+    assert "| onnxruntime | fp32 |" in capsys.readouterr().out
+
+
+def test_bench_times_cameras_batched_and_one_pipeline_each(tiny_data, tiny_fed, tmp_path,
+                                                          capsys):
+    out = tmp_path / "bench.json"
+    argv = ["bench", *model_args(tiny_data, tiny_fed), "--backends", "", "--camera-size",
+            "100x150", "--cameras", "1,2", "--repeats", "2", "--warmup", "1", "--engines",
+            str(tmp_path / "engines"), "--json", str(out)]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["frames"]["size"] == [100, 150] and list(report["backends"]) == ["auto"]
+    for mode in ("batched", "pipelines"):
+        assert list(report["cameras"][mode]) == ["1", "2"]
+        for result in report["cameras"][mode].values():
+            assert result["latency_ms"]["p50"] > 0 and result["total_fps"] > 0
+    assert len(report["cameras"]["pipelines"]["2"]["per_camera_p50_ms"]) == 2
+    assert "2 camera(s), batched: per-camera p50" in capsys.readouterr().out
 
 
 def test_bench_times_an_untrained_fed_config_on_random_weights(tmp_path):

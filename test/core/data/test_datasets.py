@@ -3,7 +3,7 @@ import pytest
 
 from flowenedet_core.data.datasets import CityscapesFolder
 from flowenedet_core.data.spec import parse_data_spec
-from flowenedet_core.data.transforms import parse_size, resize_image, resize_label
+from flowenedet_core.data.transforms import parse_size, resize_image, resize_label, resize_nearest
 from flowenedet_core.errors import DataError
 
 
@@ -81,3 +81,15 @@ def test_resizing_keeps_types_and_label_values():
     assert parse_size("512x1024") == (512, 1024)
     with pytest.raises(DataError, match="HEIGHTxWIDTH"):
         parse_size("512")
+
+
+@pytest.mark.parametrize(("source", "size"), [((64, 128), (100, 150)), ((64, 128), (48, 96)),
+                                              ((512, 1024), (1024, 2048)), ((7, 5), (3, 11))])
+def test_nearest_resize_samples_pixel_centres_as_torch_nearest_exact(source, size):
+    import torch
+    import torch.nn.functional as F
+
+    labels = np.arange(source[0] * source[1]).reshape(source).astype(np.int32)
+    expected = F.interpolate(torch.from_numpy(labels)[None, None].float(), size=size,
+                             mode="nearest-exact")[0, 0].numpy().astype(np.int32)
+    assert np.array_equal(resize_nearest(labels, size), expected)

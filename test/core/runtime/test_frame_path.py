@@ -1,0 +1,141 @@
+"""The GPU path's parts that run without a GPU: resizing inside the graph, the frame backend
+(eager on the CPU, with its reason), the precision check and choice, batches of cameras and the
+fallback to the eager host path. CUDA graph capture itself needs a GPU (scripts/gpu-bench.sh)."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from flowenedet_core.runtime.frame_backend import FrameTorchBackend
+from flowenedet_core.runtime.frame_graph import FrameGraph
+from flowenedet_core.runtime.pipeline import GpuOptions, Pipeline
+from flowenedet_core.runtime.precision import (
+    LABEL_AGREEMENT,
+    UNCERTAINTY_ERROR,
+    choose_precision,
+    parity,
+    parity_frames,
+)
+from flowenedet_core.runtime.torch_backend import TorchBackend
+
+
+def frame(shape, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+
+@pytest.fixture(scope="module")
+def host(tiny_spec):
+    """Today's CPU path: eager torch, resizing on the host."""
+    return Pipeline.create(tiny_spec, backend="torch", device="cpu")
+
+
+@pytest.mark.parametrize("shape", [(64, 128), (100, 150), (48, 96), (256, 512)])
+def test_resizing_inside_the_graph_matches_the_host_path(host, shape):
+    image = frame(shape)
+    expected = host.infer(image)
+    with torch.inference_mode():
+        labels, uncertainty, model_labels, model_uncertainty = FrameGraph(
+            host.runtime.graph)(torch.from_numpy(image)[None])
+    # identical model input (same antialiased resize, same rounding), so identical model maps
+    assert np.array_equal(model_labels[0].numpy(), expected.model_labels)
+    assert np.array_equal(model_uncertainty[0].numpy(), expected.model_uncertainty)
+    assert np.array_equal(labels[0].numpy(), expected.labels)
+    assert np.abs(uncertainty[0].numpy() - expected.uncertainty).max() < 1e-5
+
+
+def test_frame_backend_on_the_cpu_runs_eagerly_and_says_why(tiny_spec):
+    backend = FrameTorchBackend(tiny_spec.build_graph(), "cpu", model_outputs=True)
+    assert backend.fallback == "CUDA graphs need a CUDA GPU" and not backend.cuda_graphs
+    assert backend.precision == "fp32" and "eager" in backend.describe()
+    assert backend.prepare((1, 100, 150, 3)) > 0 and backend.prepare((1, 100, 150, 3)) == 0
+    outputs = backend.run_frames(np.stack([frame((100, 150)), frame((100, 150), 1)]))
+    assert outputs["labels"].shape == (2, 100, 150) and outputs["labels"].dtype == np.uint8
+    assert outputs["uncertainty"].shape == (2, 100, 150)
+    assert outputs["model_uncertainty"].shape == (2, 64, 128)
+    assert len(backend.time_device(frame((64, 128))[None], 3)) == 3
+
+
+def test_frame_path_pipeline_serves_what_the_host_path_serves(tiny_spec, host):
+    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(camera_size=(100, 150)))
+    assert isinstance(pipeline.runtime, FrameTorchBackend)
+    assert "backbone precision by parity: fp32" in pipeline.reason
+    image = frame((100, 150), 2)
+    served, expected = pipeline.infer(image), host.infer(image)
+    assert served.model_labels is None  # the node's default: only the frame-size maps return
+    assert np.array_equal(served.labels, expected.labels)
+    assert np.abs(served.uncertainty - expected.uncertainty).max() < 1e-5
+
+
+@pytest.mark.parametrize("gpu_path", [False, True])
+def test_a_batch_of_cameras_gives_what_each_frame_gives_alone(tiny_spec, host, gpu_path):
+    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(precisions=(),
+                                                                model_outputs=True)) \
+        if gpu_path else host
+    images = [frame((100, 150), seed) for seed in range(3)]
+    batch = pipeline.infer_batch(images)
+    for image, prediction in zip(images, batch, strict=True):
+        alone = pipeline.infer(image)
+        assert np.array_equal(prediction.labels, alone.labels)
+        assert np.allclose(prediction.uncertainty, alone.uncertainty, atol=1e-6)
+        assert prediction.model_uncertainty.shape == (64, 128)
+
+
+def test_a_batch_takes_frames_of_one_size(host):
+    with pytest.raises(Exception, match="frames of one size"):
+        host.infer_batch([frame((64, 128)), frame((100, 150))])
+
+
+def test_parity_measures_label_agreement_and_the_largest_uncertainty_error():
+    labels = np.zeros((10, 100), np.uint8)
+    uncertainty = np.full((10, 100), 0.5, np.float32)
+    reference = [{"labels": labels, "uncertainty": uncertainty}]
+    changed = labels.copy()
+    changed[0, :4] = 1  # 0.4 % of the pixels
+    close = uncertainty + np.float32(UNCERTAINTY_ERROR / 2)
+    result = parity("fp16", reference, [{"labels": changed, "uncertainty": close}])
+    assert result.label_agreement == pytest.approx(0.996)
+    assert result.uncertainty_error == pytest.approx(UNCERTAINTY_ERROR / 2)
+    assert result.passed
+    changed[0, :6] = 1  # 0.6 %: below LABEL_AGREEMENT
+    assert parity("fp16", reference, [{"labels": changed, "uncertainty": close}]).label_agreement \
+        < LABEL_AGREEMENT
+    assert not parity("fp16", reference, [{"labels": changed, "uncertainty": close}]).passed
+    far = uncertainty + np.float32(2 * UNCERTAINTY_ERROR)
+    assert not parity("bf16", reference, [{"labels": labels, "uncertainty": far}]).passed
+    assert parity("bf16", [{"labels": labels}], [{"labels": labels}]).uncertainty_error == 0
+
+
+def test_precision_choice_keeps_fp32_unless_a_half_precision_agrees_and_is_faster(tiny_spec):
+    frames = parity_frames(None, (64, 128), count=2)
+    assert len(frames) == 2 and frames[0].shape == (64, 128, 3)
+
+    def build(precision):
+        return FrameTorchBackend(replace(tiny_spec, precision=precision).build_graph(), "cpu")
+
+    chosen, checks = choose_precision(build, frames, ("bf16",), timed_calls=2)
+    assert [check["precision"] for check in checks] == ["fp32", "bf16"]
+    assert checks[0]["device_ms"] > 0
+    bf16 = checks[1]
+    assert {"label_agreement", "uncertainty_error", "passed"} <= set(bf16)
+    if not bf16["passed"]:
+        assert chosen.precision == "fp32" and "device_ms" not in bf16
+    else:
+        fastest = min(checks, key=lambda check: check["device_ms"])
+        assert chosen.precision == fastest["precision"]
+
+
+def test_any_failure_of_the_gpu_path_falls_back_to_eager_fp32_with_the_reason(tiny_spec,
+                                                                              tmp_path):
+    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(parity_images=tmp_path),
+                                   reason="asked for")
+    assert isinstance(pipeline.runtime, TorchBackend)
+    assert "GPU path failed (DataError: no images" in pipeline.reason
+    assert pipeline.reason.endswith("eager fp32")
+    assert pipeline.infer(frame((100, 150))).labels.shape == (100, 150)
+
+
+def test_gpu_options_reject_an_unknown_mode():
+    with pytest.raises(Exception, match="gpu mode 'fast' is not one of auto, eager"):
+        GpuOptions(mode="fast")
