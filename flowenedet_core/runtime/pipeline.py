@@ -50,9 +50,11 @@ class Pipeline:
     """A backend plus the host work around it: checking and resizing the frame on the way in,
     resizing the outputs back to the frame's size on the way out."""
 
-    def __init__(self, runtime: RuntimeBackend, reason: str = "") -> None:
+    def __init__(self, runtime: RuntimeBackend, reason: str = "", fallback: str | None = None
+                 ) -> None:
         self.runtime = runtime
         self.reason = reason  # why this backend (logged, and shown in diagnostics)
+        self.fallback = fallback  # why the GPU path is not running, when it failed
 
     @property
     def backend(self) -> str:
@@ -63,7 +65,11 @@ class Pipeline:
         return self.runtime.image_size
 
     def describe(self) -> str:
-        return f"{self.runtime.name} on {self.runtime.device}"
+        """'torch on NVIDIA H200 (CUDA graphs, bf16 backbone)': diagnostics' `backend`."""
+        text = f"{self.runtime.name} on {self.runtime.device}"
+        if hasattr(self.runtime, "describe"):
+            text += f" ({self.runtime.describe()})"
+        return text + (f" ({self.fallback}: eager fp32)" if self.fallback else "")
 
     @classmethod
     def create(cls, spec: ModelSpec | None = None, backend: str = "auto",
@@ -135,7 +141,7 @@ class Pipeline:
             why = f"GPU path failed ({type(error).__name__}: {str(error).splitlines()[0]})"
             LOGGER.warning("%s: eager fp32 instead", why)
             graph = replace(spec, precision="fp32").build_graph(device)
-            return cls(TorchBackend(graph, device), f"{reason}; {why}: eager fp32")
+            return cls(TorchBackend(graph, device), f"{reason}; {why}: eager fp32", why)
 
     def infer(self, image: np.ndarray) -> Prediction:
         """(H, W, 3) uint8 RGB frame of any size -> labels and uncertainty at (H, W)."""

@@ -61,6 +61,7 @@ def test_frame_path_pipeline_serves_what_the_host_path_serves(tiny_spec, host):
     pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(camera_size=(100, 150)))
     assert isinstance(pipeline.runtime, FrameTorchBackend)
     assert "backbone precision by parity: fp32" in pipeline.reason
+    assert pipeline.describe().endswith("(eager, fp32 backbone)")
     image = frame((100, 150), 2)
     served, expected = pipeline.infer(image), host.infer(image)
     assert served.model_labels is None  # the node's default: only the frame-size maps return
@@ -133,6 +134,7 @@ def test_any_failure_of_the_gpu_path_falls_back_to_eager_fp32_with_the_reason(ti
     assert isinstance(pipeline.runtime, TorchBackend)
     assert "GPU path failed (DataError: no images" in pipeline.reason
     assert pipeline.reason.endswith("eager fp32")
+    assert "GPU path failed (DataError: no images" in pipeline.describe()  # diagnostics
     assert pipeline.infer(frame((100, 150))).labels.shape == (100, 150)
 
 
