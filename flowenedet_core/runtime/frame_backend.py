@@ -70,7 +70,8 @@ class ShapeRunner:
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray) -> list[np.ndarray]:
         if self.stream is None:
-            self.input = torch.from_numpy(np.ascontiguousarray(frames))
+            # writable: frames decoded from messages are read-only views torch warns about
+            self.input = torch.from_numpy(np.require(frames, requirements=["C", "W"]))
             return [t.numpy() for t in self.forward_on_device()[:self.outputs]]
         with self.on_stream():
             self.staging.numpy()[...] = frames

@@ -163,14 +163,14 @@ class Pipeline:
         frame_size = images[0].shape[:2]
         if getattr(self.runtime, "takes_frames", False):  # resizes on its device
             converted = time.perf_counter()
-            outputs = self.runtime.run_frames(np.stack(images))
+            outputs = self.runtime.run_frames(stack(images))
             inferred = finished = time.perf_counter()
             labels, uncertainty = outputs["labels"], outputs["uncertainty"]
             model_labels = outputs.get("model_labels", [None] * len(images))
             model_uncertainty = outputs.get("model_uncertainty", [None] * len(images))
         else:
             resized = frame_size != tuple(self.image_size)
-            batch = np.stack([resize_image(image, self.image_size) for image in images])
+            batch = stack([resize_image(image, self.image_size) for image in images])
             converted = time.perf_counter()
             outputs = self.runtime.run(batch)
             inferred = time.perf_counter()
@@ -189,3 +189,8 @@ class Pipeline:
                            model_label, model_unit)
                 for label, unit, model_label, model_unit in zip(
                     labels, uncertainty, model_labels, model_uncertainty, strict=True)]
+
+
+def stack(images: Sequence[np.ndarray]) -> np.ndarray:
+    """(N, H, W, 3); one camera's frame as a view, not a copy."""
+    return images[0][None] if len(images) == 1 else np.stack(images)
