@@ -84,7 +84,8 @@ def test_resizing_keeps_types_and_label_values():
 
 
 @pytest.mark.parametrize(("source", "size"), [((64, 128), (100, 150)), ((64, 128), (48, 96)),
-                                              ((512, 1024), (1024, 2048)), ((7, 5), (3, 11))])
+                                              ((512, 1024), (1024, 2048)), ((7, 5), (3, 11)),
+                                              ((64, 128), (1024, 2048)), ((33, 17), (99, 51))])
 def test_nearest_resize_samples_pixel_centres_as_torch_nearest_exact(source, size):
     import torch
     import torch.nn.functional as F
