@@ -113,6 +113,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("artifacts_dir", "~/.cache/flowenedet/engines",
                   "where exported ONNX files and TensorRT engines are cached", read_only=True),
     # transport (read-only)
+    ParameterSpec("image_transport", "raw", "camera input: raw (sensor_msgs/Image on ~/image) "
+                  "or compressed (sensor_msgs/CompressedImage, JPEG or PNG, on "
+                  "~/image/compressed)", read_only=True, choices=("raw", "compressed")),
     ParameterSpec("qos_reliability", "best_effort",
                   "image subscription reliability (best_effort: sensor-data QoS)",
                   read_only=True, choices=("best_effort", "reliable")),
