@@ -30,7 +30,7 @@ class Encoding:
 
 def _bayer(pattern: str, bits: int, code: int) -> Encoding:
     return Encoding(1, bits, code, None, f"{pattern} Bayer mosaic, {bits}-bit: "
-                    f"{'scaled to 8 bit, ' if bits == 16 else ''}bilinear demosaic", pattern)
+                    f"{'8 bit by value >> 8, ' if bits == 16 else ''}bilinear demosaic", pattern)
 
 
 # OpenCV names a Bayer pattern by the 2x2 block at (1, 1), ROS by the one at (0, 0).
@@ -41,15 +41,15 @@ ENCODINGS: dict[str, Encoding] = {
     "bgra8": Encoding(4, 8, cv2.COLOR_BGRA2RGB, cv2.COLOR_RGB2BGRA,
                       "channels reversed, alpha dropped"),
     "mono8": Encoding(1, 8, cv2.COLOR_GRAY2RGB, cv2.COLOR_RGB2GRAY, "grey in all three channels"),
-    "rgb16": Encoding(3, 16, None, None, "scaled to 8 bit"),
+    "rgb16": Encoding(3, 16, None, None, "8 bit by value >> 8"),
     "bgr16": Encoding(3, 16, cv2.COLOR_BGR2RGB, cv2.COLOR_RGB2BGR,
-                      "scaled to 8 bit, channels reversed"),
+                      "8 bit by value >> 8, channels reversed"),
     "rgba16": Encoding(4, 16, cv2.COLOR_RGBA2RGB, cv2.COLOR_RGB2RGBA,
-                       "scaled to 8 bit, alpha dropped"),
+                       "8 bit by value >> 8, alpha dropped"),
     "bgra16": Encoding(4, 16, cv2.COLOR_BGRA2RGB, cv2.COLOR_RGB2BGRA,
-                       "scaled to 8 bit, channels reversed, alpha dropped"),
+                       "8 bit by value >> 8, channels reversed, alpha dropped"),
     "mono16": Encoding(1, 16, cv2.COLOR_GRAY2RGB, cv2.COLOR_RGB2GRAY,
-                       "scaled to 8 bit, grey in all three channels (depth in mm becomes "
+                       "8 bit by value >> 8, grey in all three channels (depth in mm becomes "
                        "a dark image: 1 grey level per 256 mm)"),
     "bayer_rggb8": _bayer("RGGB", 8, cv2.COLOR_BayerBG2RGB),
     "bayer_bggr8": _bayer("BGGR", 8, cv2.COLOR_BayerRG2RGB),

@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 
+from flowenedet_ros.conversion_bench import COMPRESSED, measure
 from flowenedet_ros.errors import ImageConversionError
 from flowenedet_ros.image_conversion import (
     ENCODINGS,
@@ -183,3 +186,14 @@ def test_compressed_images_larger_than_max_pixels_are_rejected():
 def test_the_conversion_table_lists_every_encoding():
     table = conversion_table()
     assert all(f"| `{name}` |" in table for name in ENCODINGS)
+
+
+def test_readme_conversion_table_is_generated_from_the_table():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert conversion_table() in readme
+
+
+def test_conversion_bench_measures_every_input():
+    results = measure(KNOWN, repeats=2)
+    assert set(results) == set(COMPRESSED) | set(ENCODINGS)
+    assert all(r["ms"] >= 0 and r["bytes"] > 0 for r in results.values())
