@@ -51,6 +51,11 @@ def header(stamp: int, frame_id: str):
 def image_record(array: np.ndarray, stamp: int, frame_id: str):
     """(H, W) uint8 / (H, W, 3) uint8 / (H, W) float32 -> a rosbags sensor_msgs/Image."""
     encoding, height, width, step, data = array_to_image_fields(array)
+    return _image(encoding, height, width, step, data, stamp, frame_id)
+
+
+def _image(encoding: str, height: int, width: int, step: int, data: bytes, stamp: int,
+           frame_id: str):
     return TYPESTORE.types[IMAGE](header=header(stamp, frame_id), height=height, width=width,
                                   encoding=encoding, is_bigendian=0, step=step,
                                   data=np.frombuffer(data, np.uint8))
@@ -63,10 +68,7 @@ def camera_record(rgb: np.ndarray, encoding: str, stamp: int, frame_id: str):
         fmt, data = rgb_to_compressed(rgb, encoding)
         return TYPESTORE.types[COMPRESSED_IMAGE](header=header(stamp, frame_id), format=fmt,
                                                  data=np.frombuffer(data, np.uint8))
-    height, width, step, data = rgb_to_image_fields(rgb, encoding)
-    return TYPESTORE.types[IMAGE](header=header(stamp, frame_id), height=height, width=width,
-                                  encoding=encoding, is_bigendian=0, step=step,
-                                  data=np.frombuffer(data, np.uint8))
+    return _image(encoding, *rgb_to_image_fields(rgb, encoding), stamp, frame_id)
 
 
 def bool_record(value: bool):

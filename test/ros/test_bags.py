@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from bag_commands import make_bag, replay
 from sklearn.metrics import average_precision_score
 
 from flowenedet_core.data.datasets import AnomalyFolder
@@ -26,18 +25,6 @@ from flowenedet_ros.image_conversion import image_to_rgb
 from flowenedet_ros.parameter_file import load_parameter_file, parse_override
 
 TOPICS = output_topics()
-
-
-def make_bag(data: dict, path: Path, *options: str) -> Path:
-    assert main(["make-bag", str(path), "--data", f"anomaly:{data['anomaly']}", "--rate", "5",
-                 "--start-time", "100", *options]) == 0
-    return path
-
-
-def replay(bag: Path, onnx: Path, out: Path, *options: str) -> tuple[int, dict]:
-    code = main(["replay", str(bag), "--out", str(out), "-p", f"onnx:={onnx}",
-                 "-p", "threads:=1", "-p", "raise_frames:=1", *options])
-    return code, json.loads((out / "summary.json").read_text())
 
 
 @pytest.mark.parametrize("storage,encoding", [("mcap", "rgb8"), ("sqlite3", "bgr8")])

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from bag_commands import make_bag, replay
 from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
 
@@ -16,23 +16,10 @@ from flowenedet_ros.bags.compare import compare_outputs
 from flowenedet_ros.bags.reader import BagSource
 from flowenedet_ros.bags.records import TYPESTORE, camera_record, serialize, stamp_ns
 from flowenedet_ros.bags.replay import ReplayOptions, choose_topics
-from flowenedet_ros.cli import main
 from flowenedet_ros.image_conversion import message_to_rgb
 
 RNG = np.random.default_rng(5)
 FRAMES = [RNG.integers(0, 256, (48, 96, 3), dtype=np.uint8) for _ in range(3)]
-
-
-def make_bag(data: dict, path: Path, *options: str) -> Path:
-    assert main(["make-bag", str(path), "--data", f"anomaly:{data['anomaly']}", "--rate", "5",
-                 "--start-time", "100", *options]) == 0
-    return path
-
-
-def replay(bag: Path, onnx: Path, out: Path, *options: str) -> tuple[int, dict]:
-    code = main(["replay", str(bag), "--out", str(out), "-p", f"onnx:={onnx}",
-                 "-p", "threads:=1", *options])
-    return code, json.loads((out / "summary.json").read_text())
 
 
 def write_rosbags_bag(path: Path, topics: dict[str, str], storage=StoragePlugin.MCAP,
@@ -124,7 +111,7 @@ def test_a_corrupt_compressed_frame_is_flagged_and_the_next_one_served(tiny_onnx
             record.data = record.data[: len(record.data) // 2]
         writer.write(connection, 10**9 * (index + 1), serialize(record))
     writer.close()
-    code, summary = replay(bag, tiny_onnx, tmp_path / "out", "-p", "raise_frames:=1")
+    code, summary = replay(bag, tiny_onnx, tmp_path / "out")
     assert code == 1 and summary["frames"] == {"read": 3, "served": 2, "failed": 1}
     assert len(summary["problems"]) == 1 and "cannot be decoded" in summary["problems"][0]
     assert [entry[2] for entry in summary["flag"]["timeline"]][1] is True
