@@ -66,8 +66,7 @@ class BagSource:
         self._migrations: dict[str, object] = {}  # rosbags' cache of ROS 1 -> 2 conversions
         self.contents = BagContents(custom=self._custom_data())
         self._reader: Reader | AnyReader | None = None
-        self.ros1 = self.path.is_file() and self.path.open("rb").read(len(ROS1_MAGIC)) == \
-            ROS1_MAGIC
+        self.ros1 = _is_ros1(self.path)
         if self.ros1:
             self._reader = _open_ros1(self.path)
         else:
@@ -184,6 +183,13 @@ class BagSource:
                             self.contents.topics[name] = msgtype
                 except sqlite3.Error as error:
                     self._problem(f"{path}: no topic table ({error})")
+
+
+def _is_ros1(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(len(ROS1_MAGIC)) == ROS1_MAGIC
 
 
 def _open_ros1(path: Path) -> AnyReader:

@@ -86,9 +86,12 @@ def choose_topics(source: BagSource, options: ReplayOptions) -> tuple[str, str |
     camera = options.camera_topic
     if camera is None:
         candidates = [t for t in images if t not in labelled and t != options.label_topic]
-        if len(candidates) != 1:
+        if not candidates:
+            raise DataError(f"{source.path}: no Image or CompressedImage camera topic; topics: "
+                            f"{_listing(source, list(topics))}")
+        if len(candidates) > 1:
             raise DataError(f"{source.path}: {len(candidates)} camera topics, choose one with "
-                            f"--topic: {_listing(source, candidates or list(topics))}")
+                            f"--topic: {_listing(source, candidates)}")
         camera = candidates[0]
     if topics.get(camera) not in CAMERA_TYPES:
         raise DataError(f"{source.path}: no Image or CompressedImage topic {camera!r}; image "

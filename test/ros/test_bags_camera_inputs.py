@@ -14,8 +14,15 @@ from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlu
 from flowenedet_core.errors import DataError
 from flowenedet_ros.bags.compare import compare_outputs
 from flowenedet_ros.bags.reader import BagSource
-from flowenedet_ros.bags.records import TYPESTORE, camera_record, serialize, stamp_ns
+from flowenedet_ros.bags.records import (
+    TYPESTORE,
+    bool_record,
+    camera_record,
+    serialize,
+    stamp_ns,
+)
 from flowenedet_ros.bags.replay import ReplayOptions, choose_topics
+from flowenedet_ros.bags.writer import BagWriter
 from flowenedet_ros.image_conversion import message_to_rgb
 
 RNG = np.random.default_rng(5)
@@ -142,3 +149,12 @@ def test_ros1_realsense_bag_replays_colour_and_depth(realsense_bag, tiny_onnx, t
     code, summary = replay(realsense_bag, tiny_onnx, tmp_path / "depth", "--topic", depth)
     assert code == 0 and summary["frames"] == {"read": 2, "served": 2, "failed": 0}
     assert "2 of 2 frames served" in capsys.readouterr().out
+
+
+def test_a_bag_without_a_camera_topic_lists_its_topics(tmp_path):
+    with BagWriter(tmp_path / "bag") as writer:
+        writer.write("/flag", 1, bool_record(True))
+    with BagSource(tmp_path / "bag") as source, pytest.raises(
+            DataError, match=r"no Image or CompressedImage camera topic; topics: /flag "
+            r"\(std_msgs/msg/Bool, 1 messages\)"):
+        choose_topics(source, ReplayOptions())
