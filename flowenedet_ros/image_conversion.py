@@ -81,10 +81,7 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes 
         raise ImageConversionError(f"unsupported encoding {encoding!r}; accepted: "
                                    f"{', '.join(ENCODINGS)}")
     _check_size(height, width, max_pixels)
-    if (spec.chroma_rows or spec.bayer or spec.samples == 2) and width % 2:
-        raise ImageConversionError(f"{encoding} needs an even width, got {width}")
-    if spec.chroma_rows and height % 2:
-        raise ImageConversionError(f"{encoding} needs an even height, got {height}")
+    _check_evenness(encoding, spec, height, width)
     rows = height * 3 // 2 if spec.chroma_rows else height
     sample_bytes = spec.bits // 8
     pixels = _unpack(encoding, rows, width, step, data, spec.samples * sample_bytes)
@@ -93,6 +90,14 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes 
             ">u2" if is_bigendian else "<u2")
         pixels = (samples >> 8).astype(np.uint8).reshape(rows, width, spec.samples)
     return _convert(pixels, spec)
+
+
+def _check_evenness(encoding: str, spec: Encoding, height: int, width: int) -> None:
+    """Bayer blocks and chroma samples cover 2 pixels per row (nv21: and 2 rows)."""
+    if (spec.chroma_rows or spec.bayer or spec.samples == 2) and width % 2:
+        raise ImageConversionError(f"{encoding} needs an even width, got {width}")
+    if spec.chroma_rows and height % 2:
+        raise ImageConversionError(f"{encoding} needs an even height, got {height}")
 
 
 def _convert(pixels: np.ndarray, spec: Encoding) -> np.ndarray:
@@ -111,6 +116,7 @@ def rgb_to_image_fields(rgb: np.ndarray, encoding: str) -> tuple[int, int, int, 
         raise ImageConversionError(f"cannot write encoding {encoding!r}; choose from "
                                    f"{', '.join(ENCODINGS)}")
     height, width = rgb.shape[:2]
+    _check_evenness(encoding, spec, height, width)
     if spec.bayer:
         mosaic = np.empty((height, width), np.uint8)
         channel = {"R": 0, "G": 1, "B": 2}

@@ -197,3 +197,8 @@ def test_conversion_bench_measures_every_input():
     results = measure(KNOWN, repeats=2)
     assert set(results) == set(COMPRESSED) | set(ENCODINGS)
     assert all(r["ms"] >= 0 and r["bytes"] > 0 for r in results.values())
+
+
+def test_odd_sizes_are_refused_where_the_layout_needs_even_ones():
+    with pytest.raises(ImageConversionError, match="nv21 needs an even height, got 47"):
+        rgb_to_image_fields(KNOWN[:47], "nv21")
