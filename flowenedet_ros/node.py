@@ -21,7 +21,7 @@ from rcl_interfaces.msg import (
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool
 
 from flowenedet_core.errors import FlowenedetError
@@ -29,7 +29,7 @@ from flowenedet_core.errors import FlowenedetError
 from .diagnostics import FrameStats, diagnostic_status
 from .errors import ParameterError
 from .frame_worker import LatestFrameWorker
-from .image_conversion import image_to_rgb
+from .image_conversion import describe_message, message_to_rgb
 from .messages import diagnostic_array, image_message
 from .output_images import colorize, ood_mask
 from .parameters import BY_NAME, PARAMETERS, ParameterSpec
@@ -37,6 +37,8 @@ from .pipeline_factory import create_pipeline, flag_config, flag_values
 from .scene_flag import REASON_STALE, SceneFlag
 
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+# image_transport -> (message type, topic): the names image_transport's subscribers use
+TRANSPORTS = {"raw": (Image, "~/image"), "compressed": (CompressedImage, "~/image/compressed")}
 ERROR_LOG_PERIOD_S = 5.0
 
 
@@ -99,11 +101,15 @@ class FlowenedetNode(Node):
                                else qos_profile_sensor_data.reliability,
                                durability=qos_profile_sensor_data.durability,
                                history=qos_profile_sensor_data.history)
-        self.image_sub = self.create_subscription(Image, "~/image", self.image_callback,
+        message_type, topic = TRANSPORTS[self.values["image_transport"]]
+        self.image_sub = self.create_subscription(message_type, topic, self.image_callback,
                                                   image_qos)
+        self._started = time.monotonic()
+        self._silence_reported = False
         self.diagnostics_timer = self.create_timer(self.values["diagnostics_period_s"],
                                                    self.diagnostics_callback)
-        self.get_logger().info(f"serving {self.image_sub.topic_name} with "
+        self.get_logger().info(f"listening on {self.image_sub.topic_name} "
+                               f"(sensor_msgs/{message_type.__name__}); serving it with "
                                f"{self.pipeline.describe()} ({self.pipeline.reason}), model "
                                f"input {self.pipeline.image_size[0]}x"
                                f"{self.pipeline.image_size[1]}")
@@ -124,18 +130,17 @@ class FlowenedetNode(Node):
         self.values = updated
         return SetParametersResult(successful=True)
 
-    def image_callback(self, message: Image) -> None:
-        self.worker.submit((message, time.monotonic()))
+    def image_callback(self, message: Image | CompressedImage) -> None:
+        self.worker.submit((message, time.monotonic()))  # decoded by the worker, if not dropped
 
-    def process_frame(self, item: tuple[Image, float]) -> None:
+    def process_frame(self, item: tuple[Image | CompressedImage, float]) -> None:
         message, received = item
         try:
-            image = image_to_rgb(message.encoding, message.height, message.width, message.step,
-                                 message.data, self.values["max_pixels"])
+            image = message_to_rgb(message, self.values["max_pixels"])
             prediction = self.pipeline.infer(image)
         except (FlowenedetError, MemoryError, RuntimeError) as error:
             self._fail(f"{self.image_sub.topic_name}: frame {message.header.frame_id!r} "
-                       f"{message.width}x{message.height} {message.encoding!r}: {error}")
+                       f"{describe_message(message)}: {error}")
             return
         except Exception as error:  # inference libraries raise their own types
             self._fail(f"inference failed: {type(error).__name__}: {error}")
@@ -171,6 +176,7 @@ class FlowenedetNode(Node):
         state = self.flag.state(now)
         if state.reason == REASON_STALE:
             self.flag_pub.publish(Bool(data=True))  # silence must not read as "all fine"
+        self._report_silence(now)
         with self._lock:
             stats = FrameStats(**self.stats.__dict__)
         level, text, values = diagnostic_status(state, stats, self.worker.dropped,
@@ -179,6 +185,20 @@ class FlowenedetNode(Node):
         self.diagnostics_pub.publish(diagnostic_array(
             self.get_clock().now().to_msg(), f"{self.get_name()}: uncertainty",
             self.pipeline.backend, level, text, values))
+
+    def _report_silence(self, now: float) -> None:
+        """Once, when no frame came within stale_timeout_s of start-up: say why it may be."""
+        if self._silence_reported or self.worker.received or \
+                now - self._started < self.values["stale_timeout_s"]:
+            return
+        self._silence_reported = True
+        topic, private = self.image_sub.topic_name, TRANSPORTS[self.values["image_transport"]][1]
+        publishers = self.count_publishers(topic)
+        hint = (f"check the remap (quoted, or a shell expands ~: -r '{private}:=/camera/...')"
+                if publishers == 0 else "check QoS (qos_reliability) and image_transport")
+        self.get_logger().warning(f"no frame on {topic} within stale_timeout_s="
+                                  f"{self.values['stale_timeout_s']:g} s; {publishers} "
+                                  f"publisher(s) there: {hint}")
 
     def destroy_node(self) -> None:
         if self.worker is not None:

@@ -122,6 +122,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     ParameterSpec("parity_images", "", "folder of frames for the GPU precision check (empty: "
                   "rendered synthetic streets)", read_only=True),
     # transport (read-only)
+    ParameterSpec("image_transport", "raw", "camera input: raw (sensor_msgs/Image on ~/image) "
+                  "or compressed (sensor_msgs/CompressedImage, JPEG or PNG, on "
+                  "~/image/compressed)", read_only=True, choices=("raw", "compressed")),
     ParameterSpec("qos_reliability", "best_effort",
                   "image subscription reliability (best_effort: sensor-data QoS)",
                   read_only=True, choices=("best_effort", "reliable")),

@@ -16,7 +16,8 @@ def generate_launch_description() -> LaunchDescription:
                                   "flowenedet.yaml")
     arguments = [
         DeclareLaunchArgument("camera_topic", default_value="/camera/image_raw",
-                              description="sensor_msgs/Image topic to watch"),
+                              description="sensor_msgs/Image topic to watch (image_transport "
+                                          "compressed: its /compressed topic)"),
         DeclareLaunchArgument("namespace", default_value="",
                               description="namespace of this camera's node and outputs"),
         DeclareLaunchArgument("params_file", default_value=default_params,
@@ -31,7 +32,8 @@ def generate_launch_description() -> LaunchDescription:
         namespace=LaunchConfiguration("namespace"),
         parameters=[LaunchConfiguration("params_file"),
                     {"backend": LaunchConfiguration("backend")}],
-        remappings=[("~/image", LaunchConfiguration("camera_topic"))],
+        remappings=[("~/image", LaunchConfiguration("camera_topic")),
+                    ("~/image/compressed", [LaunchConfiguration("camera_topic"), "/compressed"])],
         output="screen",
     )
     return LaunchDescription([*arguments, node])

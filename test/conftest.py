@@ -32,6 +32,15 @@ def erfnet_weights(shared_data: Path) -> Path:
     return shared_data / "erfnet" / "erfnet_cityscapes.pth"
 
 
+@pytest.fixture(scope="session")
+def realsense_bag() -> Path:
+    """A real ROS 1 recording (RealSense D4xx: rgb8 colour, mono16 depth), as it was recorded."""
+    path = SHARED_DATA / "bags" / "realsense_d4xx_single_frame.bag"
+    if not path.is_file():
+        pytest.skip(f"{path} not found (set FLOWENEDET_SHARED_DATA)")
+    return path
+
+
 def write_png(path: Path, array) -> None:
     import cv2
 

@@ -20,8 +20,10 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool
+
+from flowenedet_ros.image_conversion import rgb_to_compressed
 
 REPO = Path(__file__).resolve().parents[1]
 NODE = "/flowenedet_node"
@@ -78,7 +80,7 @@ def wait_for(predicate, timeout: float, what: str, process: subprocess.Popen | N
 class Client:
     """Publishes to the node's ~/image and records everything it publishes."""
 
-    def __init__(self, environment: dict[str, str]) -> None:
+    def __init__(self, environment: dict[str, str], transport: str = "raw") -> None:
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=int(environment["ROS_DOMAIN_ID"]))
         self.node = rclpy.create_node("test_client", context=self.context)
@@ -86,7 +88,10 @@ class Client:
         self.received: dict[str, list] = defaultdict(list)
         self.arrivals: dict[str, list[float]] = defaultdict(list)  # wall-clock seconds
         self._lock = threading.Lock()
-        self.image_pub = self.node.create_publisher(Image, f"{NODE}/image", reliable)
+        self.transport = transport  # the node's image_transport
+        self.image_pub = self.node.create_publisher(
+            *((Image, f"{NODE}/image") if transport == "raw"
+              else (CompressedImage, f"{NODE}/image/compressed")), reliable)
         for topic, kind in OUTPUTS.items():
             self.node.create_subscription(kind, f"{NODE}/{topic}",
                                           self._recorder(topic), reliable)
@@ -129,7 +134,8 @@ class Client:
     def handshake(self, timeout: float = 60.0) -> None:
         """Send a small frame every half second until every output has arrived once: the
         node's publishers may match our subscriptions later than we see them."""
-        frame = Image(height=8, width=8, encoding="rgb8", step=24, data=bytes(192))
+        frame = frame_message(np.zeros((8, 8, 3), np.uint8), "rgb8", 0) \
+            if self.transport == "raw" else compressed_message(np.zeros((8, 8, 3), np.uint8), 0)
         frame.header.frame_id = "handshake"
         deadline = time.monotonic() + timeout
         while not all(self.messages(topic) for topic in OUTPUTS):
@@ -163,6 +169,13 @@ def frame_message(array: np.ndarray, encoding: str, index: int, padding: int = 0
     data[:, :rows.shape[1]] = rows
     message = Image(height=array.shape[0], width=array.shape[1], encoding=encoding, step=step,
                     data=data.tobytes())
+    message.header.stamp.sec, message.header.frame_id = 1000 + index, f"camera_{index}"
+    return message
+
+
+def compressed_message(rgb: np.ndarray, index: int, codec: str = "png") -> CompressedImage:
+    fmt, data = rgb_to_compressed(rgb, codec)
+    message = CompressedImage(format=fmt, data=data)
     message.header.stamp.sec, message.header.frame_id = 1000 + index, f"camera_{index}"
     return message
 

@@ -19,18 +19,19 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Bool
 
 from flowenedet_core.errors import DataError
 
 from .reader import BagSource
-from .records import IMAGE, OUTPUT_TYPES, output_topics
+from .records import CAMERA_TYPES, COMPRESSED_IMAGE, OUTPUT_TYPES, output_topics
 from .replay import ReplayOptions, choose_topics
 from .writer import BagWriter
 
 LOGGER = logging.getLogger(__name__)
-ROS_TYPES = {"sensor_msgs/msg/Image": Image, "std_msgs/msg/Bool": Bool,
+ROS_TYPES = {"sensor_msgs/msg/Image": Image, COMPRESSED_IMAGE: CompressedImage,
+             "std_msgs/msg/Bool": Bool,
              "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray}
 RECORD_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 PLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -38,7 +39,8 @@ PLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 @dataclass(frozen=True)
 class LiveOptions:
-    node: str = "/flowenedet_node"  # the running node; frames go to NODE/image
+    node: str = "/flowenedet_node"  # the running node; frames go to NODE/image (compressed:
+    # NODE/image/compressed, for a node started with image_transport:=compressed)
     camera_topic: str | None = None  # in the bag (default: its only camera topic)
     rate: float = 1.0  # playback speed factor, as `ros2 bag play --rate`
     discovery_timeout_s: float = 60.0
@@ -104,8 +106,10 @@ def play_and_record(bag: str | Path, output: str | Path,
                                              source.contents.custom) as writer:
         camera, label_topic, _ = choose_topics(
             source, ReplayOptions(camera_topic=options.camera_topic))
-        image_topic = f"{options.node.rstrip('/')}/image"
-        publisher = ros_node.create_publisher(Image, image_topic, PLAY_QOS)
+        camera_type = source.contents.topics[camera]
+        image_topic = f"{options.node.rstrip('/')}/image" + (
+            "/compressed" if camera_type == COMPRESSED_IMAGE else "")
+        publisher = ros_node.create_publisher(ROS_TYPES[camera_type], image_topic, PLAY_QOS)
         recorder = _Recorder(ros_node, writer, output_topics(options.node))
         spinner.start()
         try:
@@ -140,7 +144,9 @@ def _wait_for_node(ros_node, publisher, recorder: _Recorder, image_topic: str,
             return
         time.sleep(0.05)
     raise DataError(f"no node subscribed to {image_topic} and publishing its outputs within "
-                    f"{timeout:.0f} s: is flowenedet_node running (same ROS_DOMAIN_ID)?")
+                    f"{timeout:.0f} s: is flowenedet_node running (same ROS_DOMAIN_ID"
+                    + (", image_transport:=compressed" if image_topic.endswith("/compressed")
+                       else "") + ")?")
 
 
 def _play(source: BagSource, camera: str, label_topic: str | None, publisher,
@@ -152,7 +158,7 @@ def _play(source: BagSource, camera: str, label_topic: str | None, publisher,
             with recorder.lock:
                 writer.write_raw(topic, msgtype, timestamp, data)
             continue
-        if msgtype != IMAGE:
+        if msgtype not in CAMERA_TYPES:
             continue
         first_record = timestamp if first_record is None else first_record
         delay = started + (timestamp - first_record) / 1e9 / rate - time.monotonic()

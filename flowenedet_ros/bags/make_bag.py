@@ -1,5 +1,6 @@
-"""Image folders (optionally with labels) -> a rosbag2 of sensor_msgs/Image at a fixed rate, so
-datasets can be replayed like drives. Labels go on a second, mono8 topic with the same stamps; the
+"""Image folders (optionally with labels) -> a rosbag2 of sensor_msgs/Image (any encoding of the
+conversion table) or CompressedImage (JPEG / PNG) at a fixed rate, so datasets can be replayed
+like drives. Labels go on a second, mono8 topic with the same stamps; the
 bag's custom_data says what they mean (anomaly masks or semantic train ids)."""
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from flowenedet_core.data.spec import parse_data_spec
 from flowenedet_core.data.transforms import read_label, read_rgb
 from flowenedet_core.errors import DataError
 
-from .records import LABEL_KIND_KEY, image_record
+from ..image_conversion import COMPRESSED_CODECS, ENCODINGS
+from .records import LABEL_KIND_KEY, camera_record, image_record
 from .writer import BagWriter
 
 LOGGER = logging.getLogger(__name__)
@@ -31,8 +33,10 @@ class BagLayout:
     label_topic: str = "/camera/labels"
     frame_id: str = "camera"
     rate_hz: float = 10.0
-    encoding: str = "rgb8"  # rgb8 | bgr8 (what many camera drivers publish)
+    encoding: str = "rgb8"  # any encoding of image_conversion.ENCODINGS
     storage: str = "mcap"
+    compressed: str = ""  # jpeg | png: CompressedImage instead (image_transport "compressed")
+    compression: str = "none"  # none | file | message: the bag's zstd compression
 
 
 @dataclass
@@ -85,19 +89,21 @@ def write_bag(frames: Iterator[Frame], count: int, output: str | Path, layout: B
     Returns messages per topic."""
     if layout.rate_hz <= 0:
         raise DataError(f"rate must be > 0 Hz, got {layout.rate_hz}")
-    if layout.encoding not in ("rgb8", "bgr8"):
-        raise DataError(f"encoding must be rgb8 or bgr8, got {layout.encoding!r}")
+    if layout.encoding not in ENCODINGS:
+        raise DataError(f"encoding must be one of {', '.join(ENCODINGS)}, got "
+                        f"{layout.encoding!r}")
+    if layout.compressed not in ("", *COMPRESSED_CODECS):
+        raise DataError(f"compressed must be one of {', '.join(COMPRESSED_CODECS)}, got "
+                        f"{layout.compressed!r}")
     start = time.time_ns() if start_ns is None else start_ns
     period = round(1e9 / layout.rate_hz)
     custom = {LABEL_KIND_KEY + layout.label_topic: label_kind} if label_kind else None
-    with BagWriter(output, layout.storage, custom) as writer:
+    with BagWriter(output, layout.storage, custom, layout.compression) as writer:
         for index, frame in enumerate(tqdm(frames, total=count, desc="make-bag", unit="frame",
                                            disable=not progress)):
             stamp = start + index * period
-            pixels = frame.image if layout.encoding == "rgb8" else frame.image[:, :, ::-1]
-            message = image_record(np.ascontiguousarray(pixels), stamp, layout.frame_id)
-            message.encoding = layout.encoding
-            writer.write(layout.topic, stamp, message)
+            writer.write(layout.topic, stamp, camera_record(
+                frame.image, layout.compressed or layout.encoding, stamp, layout.frame_id))
             if frame.label is not None:
                 writer.write(layout.label_topic, stamp,
                              image_record(frame.label, stamp, layout.frame_id))

@@ -1,11 +1,14 @@
-"""Read a rosbag2 (a folder with metadata.yaml, or one .mcap / .db3 file) message by message, and
-keep what can be read of a damaged one.
+"""Read a rosbag2 (a folder with metadata.yaml, or one .mcap / .db3 file; file, message or MCAP
+chunk zstd compression) or a ROS 1 .bag message by message, and keep what can be read of a damaged
+rosbag2.
 
-`rosbags` reads intact bags. When it cannot open one (a recorder killed before it wrote the MCAP
-footer or metadata.yaml, a truncated sqlite3 file) the storage files are scanned record by record
-instead: MCAP by its record framing, sqlite3 row by row. Every problem (a file cut short,
-a row or message that cannot be decoded) is kept in `problems`, one line each, and reading goes on
-with the next readable message.
+`rosbags` reads intact bags. ROS 1 messages are converted to the ROS 2 types (CDR) as they are
+read, and ROS 1 style type names (`sensor_msgs/Image`) become `sensor_msgs/msg/Image`, so
+everything after the reader sees one kind of bag. When rosbags cannot open a rosbag2 (a recorder
+killed before it wrote the MCAP footer or metadata.yaml, a truncated sqlite3 file) the storage
+files are scanned record by record instead: MCAP by its record framing, sqlite3 row by row. Every
+problem (a file cut short, a row or message that cannot be decoded) is kept in `problems`, one
+line each, and reading goes on with the next readable message.
 """
 
 from __future__ import annotations
@@ -18,14 +21,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from rosbags.convert.converter import migrate_message
+from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import Reader, ReaderError
+from rosbags.serde import SerdeError
 
 from flowenedet_core.errors import DataError
 
-from .records import deserialize
+from .records import TYPESTORE, deserialize
 
 LOGGER = logging.getLogger(__name__)
 STORAGE_SUFFIXES = (".mcap", ".db3")
+ROS1_MAGIC = b"#ROSBAG V2.0"
+
+
+def ros2_type_name(name: str) -> str:
+    """`sensor_msgs/Image` (ROS 1 style, written by some converters) -> `sensor_msgs/msg/Image`."""
+    parts = name.split("/")
+    return f"{parts[0]}/msg/{parts[1]}" if len(parts) == 2 else name
 
 
 @dataclass
@@ -50,21 +63,26 @@ class BagSource:
         if not self.path.exists():
             raise DataError(f"no bag at {self.path}")
         self.problems: list[str] = []
+        self._migrations: dict[str, object] = {}  # rosbags' cache of ROS 1 -> 2 conversions
         self.contents = BagContents(custom=self._custom_data())
-        self._reader: Reader | None = None
-        try:
-            reader = Reader(self.path)
-            reader.open()
-        except (ReaderError, FileNotFoundError, sqlite3.Error, ValueError, KeyError) as error:
-            self._problem(f"{self.path}: rosbags cannot open it ({error}); scanning its "
-                          "storage files for readable messages")
-            self._scan_topics()
+        self._reader: Reader | AnyReader | None = None
+        self.ros1 = _is_ros1(self.path)
+        if self.ros1:
+            self._reader = _open_ros1(self.path)
         else:
-            self._reader = reader
-            for connection in reader.connections:
-                self.contents.topics[connection.topic] = connection.msgtype
-                self.contents.counts[connection.topic] = (
-                    self.contents.counts.get(connection.topic, 0) + connection.msgcount)
+            try:
+                reader = Reader(self.path)
+                reader.open()
+            except (ReaderError, FileNotFoundError, sqlite3.Error, ValueError, KeyError) as error:
+                self._problem(f"{self.path}: rosbags cannot open it ({error}); scanning its "
+                              "storage files for readable messages")
+                self._scan_topics()
+            else:
+                self._reader = reader
+        for connection in self._reader.connections if self._reader else ():
+            self.contents.topics[connection.topic] = ros2_type_name(connection.msgtype)
+            self.contents.counts[connection.topic] = (
+                self.contents.counts.get(connection.topic, 0) + connection.msgcount)
         if not self.contents.topics:
             raise DataError(f"{self.path}: no readable topics"
                             + (f" ({self.problems[-1]})" if self.problems else ""))
@@ -125,14 +143,32 @@ class BagSource:
                 yield from scan(path, topics, self._problem)
             return
         connections = [c for c in self._reader.connections if topics is None or c.topic in topics]
-        count = 0
+        count, unconvertible = 0, set()
         try:
             for connection, timestamp, data in self._reader.messages(connections=connections):
                 count += 1
-                yield connection.topic, timestamp, connection.msgtype, data
-        except (ReaderError, sqlite3.Error, OSError, ValueError) as error:
+                msgtype = ros2_type_name(connection.msgtype)
+                if self.ros1:
+                    try:
+                        data = self._ros1_to_cdr(data, msgtype)
+                    except (KeyError, SerdeError, ValueError, TypeError) as error:
+                        if connection.topic not in unconvertible:
+                            unconvertible.add(connection.topic)
+                            self._problem(f"{connection.topic}: ROS 1 {msgtype} has no ROS 2 "
+                                          f"counterpart here ({type(error).__name__}: {error}); "
+                                          "skipped")
+                        continue
+                yield connection.topic, timestamp, msgtype, data
+        except (ReaderError, AnyReaderError, sqlite3.Error, OSError, ValueError) as error:
             self._problem(f"{self.path}: unreadable after {count} messages ({error}); "
                           "the rest is skipped")
+
+    def _ros1_to_cdr(self, data: bytes, msgtype: str) -> bytes:
+        """A ROS 1 message -> CDR of the ROS 2 type of that name (Header loses `seq`)."""
+        store = self._reader.typestore
+        message = migrate_message(store, TYPESTORE, msgtype, msgtype, self._migrations,
+                                  store.deserialize_ros1(data, msgtype))
+        return bytes(TYPESTORE.serialize_cdr(message, msgtype))
 
     def _scan_topics(self) -> None:
         """Topic names and types from the storage files themselves."""
@@ -147,6 +183,22 @@ class BagSource:
                             self.contents.topics[name] = msgtype
                 except sqlite3.Error as error:
                     self._problem(f"{path}: no topic table ({error})")
+
+
+def _is_ros1(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with path.open("rb") as file:
+        return file.read(len(ROS1_MAGIC)) == ROS1_MAGIC
+
+
+def _open_ros1(path: Path) -> AnyReader:
+    try:
+        reader = AnyReader([path])
+        reader.open()
+    except (AnyReaderError, OSError) as error:
+        raise DataError(f"{path}: not a readable ROS 1 bag ({error})") from None
+    return reader
 
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"

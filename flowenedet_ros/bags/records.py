@@ -8,11 +8,18 @@ from __future__ import annotations
 import numpy as np
 from rosbags.typesys import Stores, get_typestore
 
-from ..image_conversion import array_to_image_fields, image_to_array
+from ..image_conversion import (
+    array_to_image_fields,
+    image_to_array,
+    rgb_to_compressed,
+    rgb_to_image_fields,
+)
 
 # Image, Bool and DiagnosticArray are identical from Humble to Kilted.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 IMAGE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
+CAMERA_TYPES = (IMAGE, COMPRESSED_IMAGE)  # what a camera topic may carry
 BOOL = "std_msgs/msg/Bool"
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
 
@@ -44,9 +51,24 @@ def header(stamp: int, frame_id: str):
 def image_record(array: np.ndarray, stamp: int, frame_id: str):
     """(H, W) uint8 / (H, W, 3) uint8 / (H, W) float32 -> a rosbags sensor_msgs/Image."""
     encoding, height, width, step, data = array_to_image_fields(array)
+    return _image(encoding, height, width, step, data, stamp, frame_id)
+
+
+def _image(encoding: str, height: int, width: int, step: int, data: bytes, stamp: int,
+           frame_id: str):
     return TYPESTORE.types[IMAGE](header=header(stamp, frame_id), height=height, width=width,
                                   encoding=encoding, is_bigendian=0, step=step,
                                   data=np.frombuffer(data, np.uint8))
+
+
+def camera_record(rgb: np.ndarray, encoding: str, stamp: int, frame_id: str):
+    """(H, W, 3) uint8 RGB -> an Image of any table encoding, or with `encoding` jpeg / png a
+    CompressedImage as image_transport writes it."""
+    if encoding in ("jpeg", "png"):
+        fmt, data = rgb_to_compressed(rgb, encoding)
+        return TYPESTORE.types[COMPRESSED_IMAGE](header=header(stamp, frame_id), format=fmt,
+                                                 data=np.frombuffer(data, np.uint8))
+    return _image(encoding, *rgb_to_image_fields(rgb, encoding), stamp, frame_id)
 
 
 def bool_record(value: bool):

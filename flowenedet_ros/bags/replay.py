@@ -1,4 +1,5 @@
-"""Offline replay: the node's pipeline and scene flag over a camera topic of any rosbag2.
+"""Offline replay: the node's pipeline and scene flag over a camera topic (Image or
+CompressedImage) of any rosbag2 or ROS 1 bag.
 
 Writes an output bag with the node's topics (input headers kept, record times of the inputs), and
 returns a summary (frames, latency, flag timeline, uncertain fractions, metrics when labels are
@@ -21,7 +22,7 @@ from flowenedet_core.runtime.base import Prediction
 from flowenedet_core.runtime.pipeline import Pipeline
 
 from ..diagnostics import FrameStats, diagnostic_status
-from ..image_conversion import image_to_rgb
+from ..image_conversion import describe_message, message_to_rgb
 from ..output_images import colorize, ood_mask
 from ..parameter_file import NODE_NAME
 from ..pipeline_factory import flag_config
@@ -30,6 +31,7 @@ from .frame_gallery import FrameGallery
 from .label_metrics import LabelMetrics
 from .reader import BagMessage, BagSource
 from .records import (
+    CAMERA_TYPES,
     IMAGE,
     LABEL_KIND_KEY,
     LABEL_KINDS,
@@ -48,7 +50,7 @@ LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ReplayOptions:
-    camera_topic: str | None = None  # None: the bag's only camera (non-label Image) topic
+    camera_topic: str | None = None  # None: the bag's only camera (non-label image) topic
     label_topic: str | None = None  # None: the labelled topic named in the bag, if any
     label_kind: str | None = None  # None: as the bag says
     node: str = "/flowenedet_node"  # output topics are this node's
@@ -79,17 +81,21 @@ def choose_topics(source: BagSource, options: ReplayOptions) -> tuple[str, str |
     custom = source.contents.custom
     labelled = {key.removeprefix(LABEL_KIND_KEY): kind for key, kind in custom.items()
                 if key.startswith(LABEL_KIND_KEY)}
-    images = [t for t, kind in source.contents.topics.items() if kind == IMAGE]
+    topics = source.contents.topics
+    images = [t for t, kind in topics.items() if kind in CAMERA_TYPES]
     camera = options.camera_topic
     if camera is None:
         candidates = [t for t in images if t not in labelled and t != options.label_topic]
-        if len(candidates) != 1:
-            raise DataError(f"{source.path}: choose the camera topic with --topic from "
-                            f"{', '.join(images) or 'none (no sensor_msgs/Image topic)'}")
+        if not candidates:
+            raise DataError(f"{source.path}: no Image or CompressedImage camera topic; topics: "
+                            f"{_listing(source, list(topics))}")
+        if len(candidates) > 1:
+            raise DataError(f"{source.path}: {len(candidates)} camera topics, choose one with "
+                            f"--topic: {_listing(source, candidates)}")
         camera = candidates[0]
-    if source.contents.topics.get(camera) != IMAGE:
-        raise DataError(f"{source.path}: no sensor_msgs/Image topic {camera!r}; image topics: "
-                        f"{', '.join(images) or 'none'}")
+    if topics.get(camera) not in CAMERA_TYPES:
+        raise DataError(f"{source.path}: no Image or CompressedImage topic {camera!r}; image "
+                        f"topics: {_listing(source, images) if images else 'none'}")
     label = options.label_topic or (next(iter(labelled)) if len(labelled) == 1 else None)
     if label is None:
         return camera, None, None
@@ -100,6 +106,14 @@ def choose_topics(source: BagSource, options: ReplayOptions) -> tuple[str, str |
         raise DataError(f"{source.path}: say what {label} holds with --label-kind "
                         f"({' or '.join(LABEL_KINDS)})")
     return camera, label, kind
+
+
+def _listing(source: BagSource, topics: list[str], most: int = 20) -> str:
+    """`topic (type, N messages)`, comma separated, for error lines."""
+    counts = source.contents.counts
+    items = [f"{t} ({source.contents.topics[t]}, {counts.get(t, '?')} messages)"
+             for t in topics[:most]]
+    return ", ".join(items) + (f" and {len(topics) - most} more" if len(topics) > most else "")
 
 
 class _Replayer:
@@ -138,11 +152,11 @@ class _Replayer:
         if self.flag is None:
             self.flag = SceneFlag(self.flag_settings, now)
         try:
-            image = image_to_rgb(message.encoding, message.height, message.width, message.step,
-                                 memoryview(message.data), self.values["max_pixels"])
+            image = message_to_rgb(message, self.values["max_pixels"])
             prediction = self.pipeline.infer(image)
         except FlowenedetError as error:
-            self._fail(f"{self.camera} frame at {stamp} ns: {error}", item.timestamp, now)
+            self._fail(f"{self.camera} frame at {stamp} ns {describe_message(message)}: {error}",
+                       item.timestamp, now)
         else:
             self._serve(image, prediction, item.timestamp, stamp, message.header.frame_id, now)
         self._diagnostics(item.timestamp, stamp, now)

@@ -1,18 +1,21 @@
-"""Write a rosbag2 (mcap by default, sqlite3 on request) topic by topic, closing it properly even
-when the run around it fails, so nothing already written is lost."""
+"""Write a rosbag2 (mcap by default, sqlite3 on request; optionally zstd-compressed per file or per
+message, as `ros2 bag record --compression-mode`) topic by topic, closing it properly even when the
+run around it fails, so nothing already written is lost."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rosbags.rosbag2 import Writer, WriterError
-from rosbags.rosbag2.enums import StoragePlugin
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
 
 from flowenedet_core.errors import DataError
 
 from .records import TYPESTORE, serialize
 
 STORAGE = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+COMPRESSION = {"none": CompressionMode.NONE, "file": CompressionMode.FILE,
+               "message": CompressionMode.MESSAGE}  # zstd
 
 
 class BagWriter:
@@ -20,16 +23,20 @@ class BagWriter:
     `custom` goes into metadata.yaml's custom_data."""
 
     def __init__(self, path: str | Path, storage: str = "mcap",
-                 custom: dict[str, str] | None = None) -> None:
+                 custom: dict[str, str] | None = None, compression: str = "none") -> None:
         self.path = Path(path)
         if storage not in STORAGE:
             raise DataError(f"storage must be one of {', '.join(STORAGE)}, got {storage!r}")
+        if compression not in COMPRESSION:
+            raise DataError(f"compression must be one of {', '.join(COMPRESSION)}, got "
+                            f"{compression!r}")
         if self.path.exists():
             raise DataError(f"{self.path} exists; rosbag2 writes a new folder (remove it or "
                             "choose another path)")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = Writer(self.path, version=Writer.VERSION_LATEST,
                               storage_plugin=STORAGE[storage])
+        self._writer.set_compression(COMPRESSION[compression], CompressionFormat.ZSTD)
         for key, value in (custom or {}).items():
             self._writer.set_custom_data(key, value)
         try:

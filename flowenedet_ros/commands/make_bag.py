@@ -9,12 +9,15 @@ from flowenedet_core.errors import DataError
 
 from ..bags.make_bag import BagLayout, folder_frames, labelled_frames, write_bag
 from ..bags.records import LABEL_KINDS
+from ..bags.writer import COMPRESSION
+from ..image_conversion import COMPRESSED_CODECS, ENCODINGS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "make-bag", help="turn image folders (with optional labels) into a rosbag2",
-        description="Images become sensor_msgs/Image messages at --rate on --topic; labels "
+        description="Images become sensor_msgs/Image messages (or CompressedImage with "
+                    "--compressed) at --rate on --topic; labels "
                     "(anomaly masks 0/1/255 or Cityscapes train ids) go on --label-topic as "
                     "mono8 with the same stamps.")
     parser.add_argument("output", type=Path, help="bag folder to create")
@@ -28,12 +31,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label-kind", choices=LABEL_KINDS, default=None,
                         help="what --labels hold")
     defaults = BagLayout()
-    parser.add_argument("--topic", default=defaults.topic)
+    parser.add_argument("--topic", default=None,
+                        help=f"default {defaults.topic} ({defaults.topic}/compressed with "
+                             "--compressed)")
     parser.add_argument("--label-topic", default=defaults.label_topic)
     parser.add_argument("--frame-id", default=defaults.frame_id)
     parser.add_argument("--rate", type=float, default=defaults.rate_hz, help="frames per second")
-    parser.add_argument("--encoding", choices=("rgb8", "bgr8"), default=defaults.encoding)
+    parser.add_argument("--encoding", choices=tuple(ENCODINGS), default=defaults.encoding,
+                        help="sensor_msgs/Image encoding (the README's conversion table)")
+    parser.add_argument("--compressed", choices=COMPRESSED_CODECS, default="",
+                        help="write sensor_msgs/CompressedImage (format as image_transport "
+                             "writes it) instead of Image")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default=defaults.storage)
+    parser.add_argument("--compression", choices=tuple(COMPRESSION), default="none",
+                        help="zstd compression of the bag, per file or per message")
     parser.add_argument("--start-time", type=float, default=None,
                         help="stamp of the first frame, seconds since the epoch (default: now)")
     parser.set_defaults(run=run)
@@ -47,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
             raise DataError("--labels needs --label-kind (anomaly or semantic)")
         frames, count = folder_frames(args.images, args.labels)
         kind = args.label_kind if args.labels is not None else None
-    layout = BagLayout(args.topic, args.label_topic, args.frame_id, args.rate, args.encoding,
-                       args.storage)
+    topic = args.topic or BagLayout.topic + ("/compressed" if args.compressed else "")
+    layout = BagLayout(topic, args.label_topic, args.frame_id, args.rate, args.encoding,
+                       args.storage, args.compressed, args.compression)
     start = None if args.start_time is None else round(args.start_time * 1e9)
     write_bag(frames, count, args.output, layout, kind, start)
     print(f"wrote {args.output}")

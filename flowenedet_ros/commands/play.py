@@ -11,7 +11,9 @@ from flowenedet_core.errors import DataError
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "play", help="play a bag into the running node and record its outputs (live mode)",
-        description="Publishes the camera topic of BAG to NODE/image at its recorded rate "
+        description="Publishes the camera topic of BAG to NODE/image (a CompressedImage topic "
+                    "to NODE/image/compressed: start the node with image_transport:=compressed) "
+                    "at its recorded rate "
                     "(times --rate) and records NODE's outputs into --record, as `ros2 bag "
                     "play` + `ros2 bag record` would. The node must be running in the same "
                     "ROS domain. Then `flowenedet replay`'s tools (calibrate) read the recording.")

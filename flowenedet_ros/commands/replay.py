@@ -17,7 +17,9 @@ from .model_parameters import add_parameter_arguments, parameter_values
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "replay", help="run the node's pipeline over a rosbag2 offline, with a report",
-        description="Reads BAG (sqlite3 or mcap; a damaged one as far as it reads), writes "
+        description="Reads BAG (rosbag2 sqlite3 or mcap, zstd-compressed or not, or a ROS 1 "
+                    ".bag; a damaged rosbag2 as far as it reads; the camera topic an Image or "
+                    "CompressedImage), writes "
                     "OUT/bag (every output topic, input stamps kept), OUT/summary.json and "
                     "OUT/report.html. The model and flag settings are the node's parameters. "
                     "Exit status 1 when frames or parts of the bag could not be read.")
@@ -25,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="output folder (default: BAG_replay beside the bag)")
     add_parameter_arguments(parser)
-    parser.add_argument("--topic", default=None, help="camera topic (default: the only one)")
+    parser.add_argument("--topic", default=None,
+                        help="camera topic (default: the only Image / CompressedImage one)")
     parser.add_argument("--label-topic", default=None,
                         help="labels recorded beside the frames (default: as make-bag wrote)")
     parser.add_argument("--label-kind", choices=LABEL_KINDS, default=None)

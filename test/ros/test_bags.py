@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from bag_commands import make_bag, replay
 from sklearn.metrics import average_precision_score
 
 from flowenedet_core.data.datasets import AnomalyFolder
@@ -26,18 +25,6 @@ from flowenedet_ros.image_conversion import image_to_rgb
 from flowenedet_ros.parameter_file import load_parameter_file, parse_override
 
 TOPICS = output_topics()
-
-
-def make_bag(data: dict, path: Path, *options: str) -> Path:
-    assert main(["make-bag", str(path), "--data", f"anomaly:{data['anomaly']}", "--rate", "5",
-                 "--start-time", "100", *options]) == 0
-    return path
-
-
-def replay(bag: Path, onnx: Path, out: Path, *options: str) -> tuple[int, dict]:
-    code = main(["replay", str(bag), "--out", str(out), "-p", f"onnx:={onnx}",
-                 "-p", "threads:=1", "-p", "raise_frames:=1", *options])
-    return code, json.loads((out / "summary.json").read_text())
 
 
 @pytest.mark.parametrize("storage,encoding", [("mcap", "rgb8"), ("sqlite3", "bgr8")])
@@ -139,7 +126,7 @@ def test_bad_frames_are_flagged_and_skipped(tiny_data, tiny_onnx, tmp_path):
             message = image_record(rng.integers(0, 255, (48, 96, 3), dtype=np.uint8),
                                    10**9 * (index + 1), "camera")
             if index == 1:
-                message.encoding = "yuv422"
+                message.encoding = "16UC1"
             if index == 2:
                 message.data = message.data[:100]
             writer.write("/cam", 10**9 * (index + 1), message)
@@ -147,12 +134,12 @@ def test_bad_frames_are_flagged_and_skipped(tiny_data, tiny_onnx, tmp_path):
     assert code == 1
     assert summary["frames"] == {"read": 4, "served": 2, "failed": 2}
     assert [entry[2] for entry in summary["flag"]["timeline"]][1:3] == [True, True]
-    assert "unsupported encoding 'yuv422'" in summary["problems"][0]
+    assert "unsupported encoding '16UC1'" in summary["problems"][0]
     assert "data has 100 bytes" in summary["problems"][1]
     with BagSource(tmp_path / "out" / "bag") as source:  # one /diagnostics per second, as live
         statuses = [m.message.status[0] for m in source.messages({"/diagnostics"})]
     assert [s.level for s in statuses] == [0, 2, 2, 2]  # an error stays reported for a period
-    assert "yuv422" in statuses[1].message
+    assert "16UC1" in statuses[1].message
     assert {v.key: v.value for v in statuses[3].values}["failed_frames"] == "2"
 
 

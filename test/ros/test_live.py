@@ -17,17 +17,21 @@ from ros_harness import REPO, STARTUP_S, ros_environment, start_node, stop
 pytestmark = pytest.mark.ros
 
 
-def test_live_recording_equals_offline_replay(tiny_data, tiny_onnx, tmp_path):
+@pytest.mark.parametrize("transport", ["raw", "compressed"])
+def test_live_recording_equals_offline_replay(tiny_data, tiny_onnx, tmp_path, transport):
+    """compressed: a PNG CompressedImage bag into a node on image_transport compressed."""
     bag = tmp_path / "drive"
     assert main(["make-bag", str(bag), "--data", f"anomaly:{tiny_data['anomaly']}",
-                 "--rate", "4"]) == 0
+                 "--rate", "4", *(["--compressed", "png"] if transport == "compressed"
+                                  else [])]) == 0
     assert main(["replay", str(bag), "--out", str(tmp_path / "offline"),
                  "-p", f"onnx:={tiny_onnx}", "-p", "threads:=1"]) == 0
 
     environment = ros_environment()
     log = tmp_path / "node.log"
     node = start_node({"onnx": tiny_onnx, "threads": 1, "qos_reliability": "reliable",
-                       "stale_timeout_s": 3600.0}, environment, log)
+                       "stale_timeout_s": 3600.0, "image_transport": transport}, environment,
+                      log)
     try:
         # slowed down 4x: every frame is served even on a loaded CI machine
         played = subprocess.run(

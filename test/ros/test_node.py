@@ -104,8 +104,8 @@ def test_bad_frames_are_reported_once_and_the_next_good_frame_is_served(node):
     bad = {
         "unsupported encoding '16UC1'": Image(height=4, width=4, encoding="16UC1", step=8,
                                               data=bytes(32)),
-        "unsupported encoding 'bayer_rggb8'": Image(height=4, width=4, encoding="bayer_rggb8",
-                                                    step=4, data=bytes(16)),
+        "step 2 is shorter than a row": Image(height=4, width=4, encoding="bayer_rggb8",
+                                              step=2, data=bytes(16)),
         "data has 100 bytes": Image(height=64, width=128, encoding="rgb8", step=384,
                                     data=bytes(100)),
         "empty image": Image(height=0, width=0, encoding="rgb8", step=0, data=b""),
