@@ -58,15 +58,23 @@ def test_frame_backend_on_the_cpu_runs_eagerly_and_says_why(tiny_spec):
 
 
 def test_frame_path_pipeline_serves_what_the_host_path_serves(tiny_spec, host):
-    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(camera_size=(100, 150)))
+    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(camera_size=(100, 150),
+                                                                precisions=()))
     assert isinstance(pipeline.runtime, FrameTorchBackend)
-    assert "backbone precision by parity: fp32" in pipeline.reason
     assert pipeline.describe().endswith("(eager, fp32 backbone)")
     image = frame((100, 150), 2)
     served, expected = pipeline.infer(image), host.infer(image)
     assert served.model_labels is None  # the node's default: only the frame-size maps return
     assert np.array_equal(served.labels, expected.labels)
     assert np.abs(served.uncertainty - expected.uncertainty).max() < 1e-5
+
+
+def test_frame_path_chooses_the_backbone_precision_and_says_how(tiny_spec):
+    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(), reason="asked for")
+    reason = pipeline.reason
+    assert reason.startswith("asked for; backbone precision by parity: fp32, ")
+    assert "; fp16 " in reason and "; bf16 " in reason and "ready in" in reason
+    assert pipeline.describe().endswith(f"(eager, {pipeline.runtime.precision} backbone)")
 
 
 @pytest.mark.parametrize("gpu_path", [False, True])
