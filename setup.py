@@ -51,6 +51,9 @@ setup(
             "transformers>=4.40",
             "imagecorruptions-imaug>=1.1",
             "jsonschema>=4",
+            # the fused FED flow's parity tests (its CPU interpreter); wheels exist for Linux
+            # x86_64 only, and triton requires no torch (so it cannot pull a CUDA one)
+            "triton>=3.9; platform_system == 'Linux' and platform_machine == 'x86_64'",
         ],
     },
     zip_safe=True,

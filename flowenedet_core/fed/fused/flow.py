@@ -1,0 +1,166 @@
+"""FlowEneDet.transform through one Triton kernel per flow block (inference, float32).
+
+`FusedFlow(detector)` keeps only a reference to the detector and reads its parameter tensors at
+every call (see kernels.py): moving or retraining the detector can never leave it with stale
+weights. `unavailable_reason` says, before a call, why the fused path cannot run these inputs
+(triton missing, CPU tensors without triton's interpreter, training mode, an unsupported
+configuration, ...); callers fall back to `detector.transform`, the reference implementation.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import ModuleType
+
+import torch
+
+from ...errors import ConfigError
+from ..detector import FlowEneDet
+
+# Pixels per program on a GPU; tests pass fewer to get several programs on tiny grids.
+BLOCK_PIXELS = 128
+# The subnet's channels (2 + P) are held as one register tile; dense KxK weights as (C, C).
+MAX_CHANNELS = 64
+DOT_MIN = 16  # tl.dot needs every operand side >= 16
+
+
+@functools.cache
+def _kernels() -> ModuleType:
+    from . import kernels  # imports triton: TRITON_INTERPRET is read now, once
+    return kernels
+
+
+def triton_missing_reason() -> str | None:
+    """None when triton can be imported, else why not."""
+    try:
+        import triton  # noqa: F401
+    except ImportError as error:
+        return f"triton cannot be imported ({error}; pip install triton: Linux x86_64 wheels)"
+    return None
+
+
+def interpreted() -> bool:
+    """Whether the kernels run in triton's CPU interpreter (TRITON_INTERPRET=1 at import)."""
+    from triton.runtime.interpreter import InterpretedFunction
+    return isinstance(_kernels().flow_block_kernel, InterpretedFunction)
+
+
+def config_unsupported_reason(detector: FlowEneDet) -> str | None:
+    """None when the kernels implement this detector's configuration, else why not."""
+    channels = 2 + detector.config.condition_channels
+    if channels > MAX_CHANNELS:
+        return (f"the coupling subnet has {channels} channels (2 + condition_groups); the fused "
+                f"kernel holds at most {MAX_CHANNELS} in registers")
+    return None
+
+
+def tracing() -> bool:
+    """Whether torch is tracing (export, torch.compile, jit): graphs keep the PyTorch flow."""
+    return (torch.compiler.is_compiling() or torch.compiler.is_exporting()
+            or torch.onnx.is_in_onnx_export() or torch.jit.is_tracing())
+
+
+class FusedFlow:
+    """`detector.transform(z, condition) -> (u, log_det)` as len(detector.blocks) Triton kernels.
+
+    The detector's parameters are read at every call, never copied."""
+
+    def __init__(self, detector: FlowEneDet, block_pixels: int = BLOCK_PIXELS) -> None:
+        if block_pixels < 1 or block_pixels & (block_pixels - 1):
+            raise ConfigError(f"block_pixels must be a power of two, got {block_pixels}")
+        self.detector = detector
+        self.block_pixels = block_pixels
+
+    def unavailable_reason(self, z: torch.Tensor, condition: torch.Tensor | None = None
+                           ) -> str | None:
+        """None when `self(z, condition)` can run, else the reason it cannot (one line)."""
+        if tracing():
+            return "the module is being traced (export, torch.compile): the graph keeps PyTorch"
+        reason = triton_missing_reason() or config_unsupported_reason(self.detector)
+        if reason is not None:
+            return reason
+        if self.detector.training:
+            return "the detector is in training mode (dropout, ActNorm initialisation, autograd)"
+        return self._inputs_reason(z, condition) or self._parameters_reason(z)
+
+    def _inputs_reason(self, z: torch.Tensor, condition: torch.Tensor | None) -> str | None:
+        config = self.detector.config
+        if z.dtype != torch.float32 or z.dim() != 4 or z.shape[1] != 2:
+            return f"z must be float32 (B, 2, H, W), got {z.dtype} {tuple(z.shape)}"
+        if not z.is_cuda and not (z.device.type == "cpu" and interpreted()):
+            return (f"z is on {z.device}: compiled Triton kernels need CUDA tensors "
+                    "(TRITON_INTERPRET=1 runs them on the CPU, for tests)")
+        batch, _, height, width = z.shape
+        if config.condition_channels:
+            expected = (batch, config.condition_channels, height, width)
+            if (condition is None or condition.dtype != torch.float32
+                    or condition.device != z.device or tuple(condition.shape) != expected):
+                return f"FED-C needs a float32 condition {expected} on {z.device}"
+        radius = config.kernel_size // 2
+        if min(height, width) <= radius:
+            return (f"the {height}x{width} grid is too small for the {config.kernel_size}x"
+                    f"{config.kernel_size} reflect padding")
+        return None
+
+    def _parameters_reason(self, z: torch.Tensor) -> str | None:
+        parameters = list(self.detector.blocks.parameters())
+        if any(p.device != z.device or p.dtype != torch.float32 for p in parameters):
+            return f"the detector's parameters must be float32 on {z.device}, like z"
+        if not all(p.is_contiguous() for name, p in self.detector.blocks.named_parameters()
+                   if not name.endswith("mixing.weight")):
+            return "the detector's parameters must be contiguous (the 2x2 mixing excepted)"
+        if torch.is_grad_enabled() and (z.requires_grad
+                                        or any(p.requires_grad for p in parameters)):
+            return "gradients are required (the kernels are inference only; use torch.no_grad())"
+        return None
+
+    def __call__(self, z: torch.Tensor, condition: torch.Tensor | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The flow on (B, 2, H, W) z: (u, per-dimension log-det), as `detector.transform`."""
+        reason = self.unavailable_reason(z, condition)
+        if reason is not None:
+            raise ConfigError(f"the fused FED flow cannot run: {reason}")
+        return self.run(z, condition)
+
+    def run(self, z: torch.Tensor, condition: torch.Tensor | None = None
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+        """`__call__` without its checks: for callers whose `unavailable_reason` just said None."""
+        import triton  # imported by _kernels() already
+
+        kernels = _kernels()
+        config = self.detector.config
+        groups = config.condition_channels
+        channels = 2 + groups
+        channels_pad = triton.next_power_of_2(channels)
+        groups_pad = triton.next_power_of_2(max(groups, 1))
+        dot = self.block_pixels >= DOT_MIN and channels_pad >= DOT_MIN
+        batch, _, height, width = z.shape
+        grid = (triton.cdiv(batch * height * width, self.block_pixels),)
+        current = z.contiguous()
+        log_det = torch.zeros_like(current)
+        hidden = None
+        if groups:
+            condition = condition.contiguous()
+            hidden = current.new_empty(batch, channels, height, width)
+        for index, block in enumerate(self.detector.blocks):
+            subnet = block.coupling.subnet
+            if groups:
+                kernels.condition_kernel[grid](
+                    condition, hidden, block.condition_norm.bias, block.condition_norm.log_scale,
+                    subnet[0].weight, subnet[0].bias, batch, height * width,
+                    CONDITION=groups, CONDITION_PAD=groups_pad, CHANNELS=channels,
+                    CHANNELS_PAD=channels_pad, DOT=dot and groups_pad >= DOT_MIN,
+                    BLOCK=self.block_pixels)
+            output = torch.empty_like(current)
+            kernels.flow_block_kernel[grid](
+                current, current if hidden is None else hidden, output, log_det,
+                block.actnorm.bias, block.actnorm.log_scale, block.mixing.weight,
+                subnet[0].weight, subnet[0].bias, subnet[2].weight, subnet[2].bias,
+                subnet[5].weight, subnet[5].bias,
+                block.attention.query.weight, block.attention.query.bias, block.attention.gate,
+                *block.mixing.weight.stride(), batch, height, width,
+                KEEP=1 - index % 2, CONDITIONED=bool(groups), CHANNELS=channels,
+                CHANNELS_PAD=channels_pad, KERNEL=config.kernel_size,
+                SEPARABLE=subnet[2].groups > 1, DOT=dot, BLOCK=self.block_pixels)
+            current = output
+        return current, log_det
