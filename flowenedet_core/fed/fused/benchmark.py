@@ -1,6 +1,6 @@
 """PyTorch eager vs the fused flow, one detector configuration on one grid.
 
-    python -m flowenedet_core.fed.fused.benchmark --preset fed-c-cheap --grid 256x512 --device cuda
+    python -m flowenedet_core.fed.fused --preset fed-c-cheap --grid 256x512 --device cuda
 
 prints one JSON object (median and p99 milliseconds of each, and their largest difference). On
 CUDA every repetition is timed with CUDA events; elsewhere (the interpreter, for tests) with
@@ -106,19 +106,20 @@ def _grid(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m flowenedet_core.fed.fused",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="fed-u")
     parser.add_argument("--grid", type=_grid, default=(256, 512),
                         help="flow grid HxW (a 1024x2048 frame at flow_stride 4: 256x512)")
     parser.add_argument("--batch", type=int, default=1)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--warmup", type=int, default=5, help="untimed runs of each first")
     parser.add_argument("--block-pixels", type=int, default=None)
     args = parser.parse_args(argv)
-    print(json.dumps(time_fused_vs_torch(PRESETS[args.preset], args.grid, args.device,
-                                         args.repeats, args.batch,
-                                         block_pixels=args.block_pixels), indent=2))
-
-
-if __name__ == "__main__":
-    main()
+    try:
+        result = time_fused_vs_torch(PRESETS[args.preset], args.grid, args.device, args.repeats,
+                                     args.batch, args.warmup, args.block_pixels)
+    except ConfigError as error:
+        raise SystemExit(f"error: {error}") from None
+    print(json.dumps(result, indent=2))

@@ -9,6 +9,7 @@ configuration, ...); callers fall back to `detector.transform`, the reference im
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from types import ModuleType
 
@@ -125,7 +126,13 @@ class FusedFlow:
     def run(self, z: torch.Tensor, condition: torch.Tensor | None = None
             ) -> tuple[torch.Tensor, torch.Tensor]:
         """`__call__` without its checks: for callers whose `unavailable_reason` just said None."""
-        import triton  # imported by _kernels() already
+        with torch.cuda.device(z.device) if z.is_cuda else contextlib.nullcontext():
+            return self._launch(z.contiguous(), condition)
+
+    def _launch(self, current: torch.Tensor, condition: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The blocks' kernels, on the current CUDA device (where triton launches)."""
+        import triton
 
         kernels = _kernels()
         config = self.detector.config
@@ -134,9 +141,8 @@ class FusedFlow:
         channels_pad = triton.next_power_of_2(channels)
         groups_pad = triton.next_power_of_2(max(groups, 1))
         dot = self.block_pixels >= DOT_MIN and channels_pad >= DOT_MIN
-        batch, _, height, width = z.shape
+        batch, _, height, width = current.shape
         grid = (triton.cdiv(batch * height * width, self.block_pixels),)
-        current = z.contiguous()
         log_det = torch.zeros_like(current)
         hidden = None
         if groups:

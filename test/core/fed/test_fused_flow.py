@@ -6,14 +6,17 @@ straddling two images of a batch.
 """
 
 import os
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import torch
 
 if not torch.cuda.is_available():  # read once, when the kernels module imports triton
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+import json
 import logging
 
 import pytest
@@ -24,15 +27,20 @@ from flowenedet_core.fed import FEDConfig
 from flowenedet_core.fed.fused import (
     FusedFlow,
     config_unsupported_reason,
-    time_fused_vs_torch,
     triton_missing_reason,
 )
-from flowenedet_core.fed.fused.benchmark import random_detector, random_inputs
+from flowenedet_core.fed.fused.benchmark import (
+    main,
+    random_detector,
+    random_inputs,
+    time_fused_vs_torch,
+)
 
 TRITON_MISSING = triton_missing_reason()
 needs_triton = pytest.mark.skipif(TRITON_MISSING is not None,
                                   reason=f"fused FED flow: {TRITON_MISSING}")
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+REPO = Path(__file__).resolve().parents[3]
 
 # id: (config, batch, grid, pixels per program)
 CASES = {
@@ -198,6 +206,17 @@ def test_micro_benchmark_times_both_flows_and_checks_they_agree():
     assert result["timer"] == ("cuda-events" if DEVICE == "cuda" else "perf_counter")
     assert result["torch_ms"]["median"] > 0 and result["fused_ms"]["p99"] > 0
     assert max(result["max_abs_difference"].values()) < 1e-5
+
+
+@needs_triton
+def test_readmes_interpreter_benchmark_command_prints_json(capsys):
+    prefix = "TRITON_INTERPRET=1 .venv/bin/python -m flowenedet_core.fed.fused "
+    (line,) = [line for line in (REPO / "README.md").read_text().splitlines()
+               if line.startswith(prefix)]
+    main(shlex.split(line)[4:])
+    result = json.loads(capsys.readouterr().out)
+    assert result["config"]["num_blocks"] == 8 and result["grid"] == [8, 16]
+    assert max(result["max_abs_difference"].values()) < 1e-5 and result["fused_ms"]["median"] > 0
 
 
 @needs_triton
