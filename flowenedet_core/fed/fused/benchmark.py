@@ -77,7 +77,7 @@ def time_fused_vs_torch(config: FEDConfig, grid: tuple[int, int], device: str = 
     detector = random_detector(config).to(device)
     z, condition = (None if t is None else t.to(device)
                     for t in random_inputs(config, batch, grid))
-    fused = FusedFlow(detector) if block_pixels is None else FusedFlow(detector, block_pixels)
+    fused = FusedFlow(detector, block_pixels)
     result = {"config": config.to_dict(), "grid": list(grid), "batch": batch,
               "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
               "timer": "cuda-events" if device.type == "cuda" else "perf_counter",

@@ -16,17 +16,20 @@ from types import ModuleType
 import torch
 
 from ...errors import ConfigError
-from ..detector import FlowEneDet
+from ..detector import FEDConfig, FlowEneDet
 
-# Pixels per program on a GPU; tests pass fewer to get several programs on tiny grids.
+# Pixels per program on a GPU (tests pass fewer, to get several programs on tiny grids): the
+# most that compile for sm_90 without spilling registers (gpu_compile.py; dense KxK through
+# tl.dot holds (C, C) weight tiles as well), not yet tuned on a GPU.
 BLOCK_PIXELS = 128
+DENSE_BLOCK_PIXELS = {16: 32, 32: 16}  # padded channels -> pixels, dense KxK through tl.dot
 # The subnet's channels (2 + P) are held as one register tile; dense KxK weights as (C, C).
 MAX_CHANNELS = 64
 DOT_MIN = 16  # tl.dot needs every operand side >= 16
 
 
 @functools.cache
-def _kernels() -> ModuleType:
+def load_kernels() -> ModuleType:
     from . import kernels  # imports triton: TRITON_INTERPRET is read now, once
     return kernels
 
@@ -43,7 +46,7 @@ def triton_missing_reason() -> str | None:
 def interpreted() -> bool:
     """Whether the kernels run in triton's CPU interpreter (TRITON_INTERPRET=1 at import)."""
     from triton.runtime.interpreter import InterpretedFunction
-    return isinstance(_kernels().flow_block_kernel, InterpretedFunction)
+    return isinstance(load_kernels().flow_block_kernel, InterpretedFunction)
 
 
 def config_unsupported_reason(detector: FlowEneDet) -> str | None:
@@ -66,7 +69,10 @@ class FusedFlow:
 
     The detector's parameters are read at every call, never copied."""
 
-    def __init__(self, detector: FlowEneDet, block_pixels: int = BLOCK_PIXELS) -> None:
+    def __init__(self, detector: FlowEneDet, block_pixels: int | None = None) -> None:
+        """`block_pixels`: pixels per program, a power of two; default_block_pixels's if None."""
+        if block_pixels is None:
+            block_pixels = default_block_pixels(detector.config)
         if block_pixels < 1 or block_pixels & (block_pixels - 1):
             raise ConfigError(f"block_pixels must be a power of two, got {block_pixels}")
         self.detector = detector
@@ -132,31 +138,21 @@ class FusedFlow:
     def _launch(self, current: torch.Tensor, condition: torch.Tensor | None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """The blocks' kernels, on the current CUDA device (where triton launches)."""
-        import triton
-
-        kernels = _kernels()
-        config = self.detector.config
-        groups = config.condition_channels
-        channels = 2 + groups
-        channels_pad = triton.next_power_of_2(channels)
-        groups_pad = triton.next_power_of_2(max(groups, 1))
-        dot = self.block_pixels >= DOT_MIN and channels_pad >= DOT_MIN
+        kernels = load_kernels()
+        conditioning, block_constants = kernel_constants(self.detector.config, self.block_pixels)
         batch, _, height, width = current.shape
-        grid = (triton.cdiv(batch * height * width, self.block_pixels),)
+        grid = (-(-batch * height * width // self.block_pixels),)
         log_det = torch.zeros_like(current)
         hidden = None
-        if groups:
+        if conditioning is not None:
             condition = condition.contiguous()
-            hidden = current.new_empty(batch, channels, height, width)
+            hidden = current.new_empty(batch, conditioning["CHANNELS"], height, width)
         for index, block in enumerate(self.detector.blocks):
             subnet = block.coupling.subnet
-            if groups:
+            if conditioning is not None:
                 kernels.condition_kernel[grid](
                     condition, hidden, block.condition_norm.bias, block.condition_norm.log_scale,
-                    subnet[0].weight, subnet[0].bias, batch, height * width,
-                    CONDITION=groups, CONDITION_PAD=groups_pad, CHANNELS=channels,
-                    CHANNELS_PAD=channels_pad, DOT=dot and groups_pad >= DOT_MIN,
-                    BLOCK=self.block_pixels)
+                    subnet[0].weight, subnet[0].bias, batch, height * width, **conditioning)
             output = torch.empty_like(current)
             kernels.flow_block_kernel[grid](
                 current, current if hidden is None else hidden, output, log_det,
@@ -165,8 +161,41 @@ class FusedFlow:
                 subnet[5].weight, subnet[5].bias,
                 block.attention.query.weight, block.attention.query.bias, block.attention.gate,
                 *block.mixing.weight.stride(), batch, height, width,
-                KEEP=1 - index % 2, CONDITIONED=bool(groups), CHANNELS=channels,
-                CHANNELS_PAD=channels_pad, KERNEL=config.kernel_size,
-                SEPARABLE=subnet[2].groups > 1, DOT=dot, BLOCK=self.block_pixels)
+                KEEP=block_keep(index), **block_constants)
             current = output
         return current, log_det
+
+
+def _power_of_two_above(count: int) -> int:
+    return 1 << (count - 1).bit_length()
+
+
+def block_keep(index: int) -> int:
+    """The latent dimension block `index`'s mask keeps (alternating_mask: [0, 1] when even)."""
+    return 1 - index % 2
+
+
+def default_block_pixels(config: FEDConfig) -> int:
+    """Pixels per program for `config` (see BLOCK_PIXELS)."""
+    channels_pad = _power_of_two_above(2 + config.condition_channels)
+    if config.separable or channels_pad < DOT_MIN:
+        return BLOCK_PIXELS
+    return DENSE_BLOCK_PIXELS.get(channels_pad, DOT_MIN)
+
+
+def kernel_constants(config: FEDConfig, block_pixels: int) -> tuple[dict | None, dict]:
+    """The compile-time constants of condition_kernel (None for FED-U) and of
+    flow_block_kernel (less KEEP, which alternates with the block)."""
+    groups = config.condition_channels
+    channels = 2 + groups
+    channels_pad = _power_of_two_above(channels)
+    dot = block_pixels >= DOT_MIN and channels_pad >= DOT_MIN
+    block = {"CONDITIONED": bool(groups), "CHANNELS": channels, "CHANNELS_PAD": channels_pad,
+             "KERNEL": config.kernel_size, "SEPARABLE": config.separable, "DOT": dot,
+             "BLOCK": block_pixels}
+    if not groups:
+        return None, block
+    groups_pad = _power_of_two_above(groups)
+    return {"CONDITION": groups, "CONDITION_PAD": groups_pad, "CHANNELS": channels,
+            "CHANNELS_PAD": channels_pad, "DOT": dot and groups_pad >= DOT_MIN,
+            "BLOCK": block_pixels}, block

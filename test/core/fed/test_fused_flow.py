@@ -150,18 +150,41 @@ def test_missing_triton_is_the_reason(monkeypatch):
     assert reason.startswith("triton cannot be imported")
 
 
+def without_interpreter(script: str) -> str:
+    """`script`'s output, run by a Python whose triton compiles (no TRITON_INTERPRET)."""
+    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    return subprocess.run([sys.executable, "-c", script], env=environment, text=True,
+                          capture_output=True, timeout=600, check=True).stdout
+
+
 @needs_triton
 def test_compiled_kernels_refuse_cpu_tensors():
-    script = ("from flowenedet_core.fed import FEDConfig\n"
-              "from flowenedet_core.fed.fused import FusedFlow\n"
-              "from flowenedet_core.fed.fused.benchmark import random_detector, random_inputs\n"
-              "config = FEDConfig(num_blocks=1)\n"
-              "z, _ = random_inputs(config, 1, (5, 5))\n"
-              "print(FusedFlow(random_detector(config)).unavailable_reason(z))\n")
-    environment = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
-    result = subprocess.run([sys.executable, "-c", script], env=environment, text=True,
-                            capture_output=True, timeout=300, check=True)
-    assert "z is on cpu: compiled Triton kernels need CUDA tensors" in result.stdout
+    output = without_interpreter(
+        "from flowenedet_core.fed import FEDConfig\n"
+        "from flowenedet_core.fed.fused import FusedFlow\n"
+        "from flowenedet_core.fed.fused.benchmark import random_detector, random_inputs\n"
+        "config = FEDConfig(num_blocks=1)\n"
+        "z, _ = random_inputs(config, 1, (5, 5))\n"
+        "print(FusedFlow(random_detector(config)).unavailable_reason(z))\n")
+    assert "z is on cpu: compiled Triton kernels need CUDA tensors" in output
+
+
+@needs_triton
+def test_kernels_compile_for_an_h100_without_spilling():
+    output = without_interpreter(
+        "import json\n"
+        "from flowenedet_core.fed import FEDConfig\n"
+        "from flowenedet_core.fed.fused.benchmark import PRESETS\n"
+        "from flowenedet_core.fed.fused.gpu_compile import compile_for_gpu\n"
+        "dense = FEDConfig(variant='fed-c', num_blocks=1, condition_groups=16)\n"
+        "print(json.dumps([compile_for_gpu(c) for c in "
+        "(PRESETS['fed-u'], PRESETS['fed-c-cheap'], dense)]))\n")
+    fed_u, cheapest, dense = json.loads(output.splitlines()[-1])
+    assert set(cheapest) == set(dense) == {"flow_block_kernel KEEP=0", "flow_block_kernel KEEP=1",
+                                           "condition_kernel"}
+    assert set(fed_u) == {"flow_block_kernel KEEP=0", "flow_block_kernel KEEP=1"}
+    for usage in (*fed_u.values(), *cheapest.values(), *dense.values()):
+        assert usage.endswith("STACK:0"), usage  # no register spills at the default tiles
 
 
 def test_block_pixels_must_be_a_power_of_two():
