@@ -49,6 +49,20 @@ def interpreted() -> bool:
     return isinstance(load_kernels().flow_block_kernel, InterpretedFunction)
 
 
+def interpreter_reason() -> str | None:
+    """None when the kernels can run on CPU tensors (in the interpreter), else why not."""
+    import triton.language as tl
+    from triton.runtime.interpreter import InterpretedFunction
+
+    if not interpreted():
+        return ("compiled Triton kernels need CUDA tensors (TRITON_INTERPRET=1 runs them on the "
+                "CPU, for tests)")
+    if not isinstance(tl.zeros, InterpretedFunction):
+        return ("TRITON_INTERPRET=1 was set after triton was first imported (torch._dynamo "
+                "imports it): set it before")
+    return None
+
+
 def config_unsupported_reason(detector: FlowEneDet) -> str | None:
     """None when the kernels implement this detector's configuration, else why not."""
     channels = 2 + detector.config.condition_channels
@@ -94,9 +108,11 @@ class FusedFlow:
         config = self.detector.config
         if z.dtype != torch.float32 or z.dim() != 4 or z.shape[1] != 2:
             return f"z must be float32 (B, 2, H, W), got {z.dtype} {tuple(z.shape)}"
-        if not z.is_cuda and not (z.device.type == "cpu" and interpreted()):
-            return (f"z is on {z.device}: compiled Triton kernels need CUDA tensors "
-                    "(TRITON_INTERPRET=1 runs them on the CPU, for tests)")
+        if not z.is_cuda:
+            reason = (f"{z.device} cannot run Triton kernels" if z.device.type != "cpu"
+                      else interpreter_reason())
+            if reason is not None:
+                return f"z is on {z.device}: {reason}"
         batch, _, height, width = z.shape
         if config.condition_channels:
             expected = (batch, config.condition_channels, height, width)

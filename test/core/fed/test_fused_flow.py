@@ -1,25 +1,20 @@
 """The fused (Triton) FED flow against the PyTorch flow, through triton's CPU interpreter.
 
-The interpreter runs a kernel's program once per launch-grid cell in Python, so the grids here
-are tiny and the tile sizes small enough to give several programs, a partial last one and tiles
-straddling two images of a batch.
+test/conftest.py sets TRITON_INTERPRET=1 without a GPU. The interpreter runs a kernel's program
+once per launch-grid cell in Python, so the grids here are tiny and the tile sizes small enough
+to give several programs, a partial last one and tiles straddling two images of a batch.
 """
 
+import json
+import logging
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
-if not torch.cuda.is_available():  # read once, when the kernels module imports triton
-    os.environ.setdefault("TRITON_INTERPRET", "1")
-
-import json
-import logging
-
 import pytest
+import torch
 
 from flowenedet_core.errors import ConfigError
 from flowenedet_core.export.graph import FEDHead
@@ -167,6 +162,21 @@ def test_compiled_kernels_refuse_cpu_tensors():
         "z, _ = random_inputs(config, 1, (5, 5))\n"
         "print(FusedFlow(random_detector(config)).unavailable_reason(z))\n")
     assert "z is on cpu: compiled Triton kernels need CUDA tensors" in output
+
+
+@needs_triton
+def test_interpreter_switched_on_after_triton_was_imported_is_refused():
+    output = without_interpreter(
+        "import os\n"
+        "import torch._dynamo  # imports triton, for compiled kernels\n"
+        "os.environ['TRITON_INTERPRET'] = '1'\n"
+        "from flowenedet_core.fed import FEDConfig\n"
+        "from flowenedet_core.fed.fused import FusedFlow\n"
+        "from flowenedet_core.fed.fused.benchmark import random_detector, random_inputs\n"
+        "config = FEDConfig(num_blocks=1)\n"
+        "z, _ = random_inputs(config, 1, (5, 5))\n"
+        "print(FusedFlow(random_detector(config)).unavailable_reason(z))\n")
+    assert "TRITON_INTERPRET=1 was set after triton was first imported" in output
 
 
 @needs_triton
