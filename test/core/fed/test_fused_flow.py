@@ -101,7 +101,9 @@ def test_fused_flow_reads_the_weights_at_every_call():
         close(after, detector.transform(z)[0])
     assert (after - before).abs().max() > 1e-3
     detector.double()
-    assert "float32" in fused.unavailable_reason(z.double())
+    assert "parameters must be float32" in fused.unavailable_reason(z)
+    detector.to("meta", torch.float32)  # moved away from z
+    assert "parameters must be float32 on cpu, like z" in fused.unavailable_reason(z)
 
 
 @needs_triton
