@@ -154,30 +154,31 @@ def without_interpreter(script: str) -> str:
                           capture_output=True, timeout=600, check=True).stdout
 
 
-@needs_triton
-def test_compiled_kernels_refuse_cpu_tensors():
-    output = without_interpreter(
-        "from flowenedet_core.fed import FEDConfig\n"
+def cpu_reason_without_interpreter(prelude: str = "") -> str:
+    """The fused flow's reason for CPU tensors in a Python started without TRITON_INTERPRET
+    that first runs `prelude`."""
+    return without_interpreter(
+        prelude
+        + "from flowenedet_core.fed import FEDConfig\n"
         "from flowenedet_core.fed.fused import FusedFlow\n"
         "from flowenedet_core.fed.fused.benchmark import random_detector, random_inputs\n"
         "config = FEDConfig(num_blocks=1)\n"
         "z, _ = random_inputs(config, 1, (5, 5))\n"
         "print(FusedFlow(random_detector(config)).unavailable_reason(z))\n")
-    assert "z is on cpu: compiled Triton kernels need CUDA tensors" in output
+
+
+@needs_triton
+def test_compiled_kernels_refuse_cpu_tensors():
+    assert ("z is on cpu: compiled Triton kernels need CUDA tensors"
+            in cpu_reason_without_interpreter())
 
 
 @needs_triton
 def test_interpreter_switched_on_after_triton_was_imported_is_refused():
-    output = without_interpreter(
+    output = cpu_reason_without_interpreter(
         "import os\n"
         "import torch._dynamo  # imports triton, for compiled kernels\n"
-        "os.environ['TRITON_INTERPRET'] = '1'\n"
-        "from flowenedet_core.fed import FEDConfig\n"
-        "from flowenedet_core.fed.fused import FusedFlow\n"
-        "from flowenedet_core.fed.fused.benchmark import random_detector, random_inputs\n"
-        "config = FEDConfig(num_blocks=1)\n"
-        "z, _ = random_inputs(config, 1, (5, 5))\n"
-        "print(FusedFlow(random_detector(config)).unavailable_reason(z))\n")
+        "os.environ['TRITON_INTERPRET'] = '1'\n")
     assert "TRITON_INTERPRET=1 was set after triton was first imported" in output
 
 
