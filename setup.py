@@ -51,6 +51,10 @@ setup(
             "transformers>=4.40",
             "imagecorruptions-imaug>=1.1",
             "jsonschema>=4",
+            # the fused FED flow's parity tests (its CPU interpreter); triton 3.9 has wheels for
+            # Linux x86_64 and Python >= 3.11 only, and requires no torch (pulls no CUDA build)
+            "triton>=3.9; platform_system == 'Linux' and platform_machine == 'x86_64' "
+            "and python_version >= '3.11'",
         ],
     },
     zip_safe=True,

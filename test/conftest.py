@@ -13,6 +13,12 @@ SHARED_DATA = Path(os.environ.get("FLOWENEDET_SHARED_DATA", REPO.parent / "share
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+# The fused FED flow's tests run its Triton kernels in Triton's CPU interpreter where there is no
+# GPU. Triton reads this once, at its first import — which torch._dynamo (export) does — so it is
+# set here, before any test module loads.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

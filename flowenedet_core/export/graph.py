@@ -17,6 +17,7 @@ uncertainties upsampled to (H, W); the labels are scale 1's.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 
@@ -27,11 +28,13 @@ from torch import nn
 from ..backbones.base import Backbone, BackboneOutput, freeze, upsample_to
 from ..errors import ConfigError
 from ..fed.detector import FlowEneDet
+from ..fed.fused import FusedFlow, tracing
 from ..fed.statistics import SMLStatistics
 from ..scores import SCORES, ScoreInputs
 from ..tta import SINGLE_SCALE, average, check_tta_scales, scaled_size
 
 STAGES = ("preprocess", "backbone", "head", "postprocess")
+LOGGER = logging.getLogger(__name__)
 
 
 def _sigmoid(score: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -105,13 +108,32 @@ class FEDHead(nn.Module):
     """Backbone outputs -> p(m = 1) (N, 1, h, w) on FED's grid, always in float32.
 
     FED's energy input goes through log(1 - sigmoid(.) + 1e-6), which underflows in half
-    precision, so the detector stays float32 even in an FP16 graph (it is tiny)."""
+    precision, so the detector stays float32 even in an FP16 graph (it is tiny).
 
-    def __init__(self, detector: FlowEneDet, backbone: Backbone) -> None:
+    `fused=True` runs the flow as Triton kernels (flowenedet_core.fed.fused) whenever they can
+    run these inputs, else the PyTorch flow, logging each reason once. Export and torch.compile
+    always trace the PyTorch flow."""
+
+    def __init__(self, detector: FlowEneDet, backbone: Backbone, fused: bool = False) -> None:
         super().__init__()
         self.detector = freeze(detector.float())
         self.input_size = tuple(backbone.preprocessing.input_size)
         self.logits_on_grid = backbone.logits_on_grid  # a method: not a second submodule
+        self.fused_flow = FusedFlow(self.detector) if fused else None
+        self.fallback_reasons: set[str] = set()  # the ones logged so far
+
+    def flow(self, z: torch.Tensor, condition: torch.Tensor | None
+             ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The fused flow where it can run, else the detector's."""
+        if tracing():
+            return self.detector.transform(z, condition)
+        reason = self.fused_flow.unavailable_reason(z, condition)
+        if reason is None:
+            return self.fused_flow.run(z, condition)
+        if reason not in self.fallback_reasons:
+            self.fallback_reasons.add(reason)
+            LOGGER.warning("fused FED flow not used, running the PyTorch flow: %s", reason)
+        return self.detector.transform(z, condition)
 
     def forward(self, output: BackboneOutput, input_size: tuple[int, int] | None = None
                 ) -> torch.Tensor:
@@ -119,7 +141,8 @@ class FEDHead(nn.Module):
         input_size = input_size or self.input_size
         grid = self.detector.grid_size(input_size)
         logits = self.logits_on_grid(output, grid)  # FED casts what it uses to float32 itself
-        return self.detector.score(logits, output.features, input_size)[:, None]
+        transform = None if self.fused_flow is None else self.flow
+        return self.detector.score(logits, output.features, input_size, transform)[:, None]
 
 
 class BaselineHead(nn.Module):

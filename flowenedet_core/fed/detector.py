@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -16,6 +17,8 @@ from .energy import energy_input, standardize
 from .statistics import SMLStatistics
 
 Variant = Literal["fed-u", "fed-c"]
+# z, condition -> (u, per-dimension log-det): FlowEneDet.transform or an equivalent (fused.py)
+FlowTransform = Callable[[torch.Tensor, "torch.Tensor | None"], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass(frozen=True)
@@ -134,10 +137,13 @@ class FlowEneDet(nn.Module):
         return self.base(*self.transform(z, condition))
 
     def score(self, logits: torch.Tensor, features: torch.Tensor | None,
-              input_size: tuple[int, int]) -> torch.Tensor:
+              input_size: tuple[int, int], transform: FlowTransform | None = None
+              ) -> torch.Tensor:
         """Backbone outputs -> p(m = 1) (B, h, w) on the flow grid.
 
         `logits` may be at any resolution, the flow grid's included (`Backbone.logits_on_grid`).
+        `transform` replaces `self.transform` (the fused flow); the result must be the same.
         """
-        class_logits = self(*self.flow_inputs(logits, features, input_size))
+        flow = self.transform if transform is None else transform
+        class_logits = self.base(*flow(*self.flow_inputs(logits, features, input_size)))
         return torch.sigmoid(class_logits[:, 1] - class_logits[:, 0])  # 2-class softmax
