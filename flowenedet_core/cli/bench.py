@@ -77,11 +77,15 @@ class BenchRun:
     compile: bool = False
     gpu_mode: str = "auto"
     precisions: tuple[str, ...] | None = None  # GPU path's candidates; None: its default
+    fused_fed: bool = True  # GPU path: FED's flow as Triton kernels
 
 
 def bench_runs(args: argparse.Namespace, cuda: bool) -> list[BenchRun]:
-    """`auto` first, then each backend's variants."""
+    """`auto` first (on a GPU also with the PyTorch flow instead of the fused one), then each
+    backend's variants."""
     runs = [BenchRun("auto", "auto")]
+    if cuda and (args.fed is not None or args.fed_config is not None):
+        runs.append(BenchRun("auto-pytorch-flow", "auto", fused_fed=False))
     for backend in filter(None, args.backends.split(",")):
         if backend != "torch":
             runs.append(BenchRun(backend, backend))
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     for bench in bench_runs(args, torch.cuda.is_available()):
         precisions = gpu.precisions if bench.precisions is None else bench.precisions
         run_options = replace(options, compile=bench.compile, gpu=replace(
-            gpu, mode=bench.gpu_mode, precisions=precisions))
+            gpu, mode=bench.gpu_mode, precisions=precisions, fused_fed=bench.fused_fed))
         try:
             results[bench.label] = bench_backend(replace(spec, precision=bench.precision),
                                                  bench.backend, frames, run_options)

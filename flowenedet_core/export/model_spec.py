@@ -102,23 +102,26 @@ class ModelSpec:
             return tuple(self.size)
         return tuple(create_backbone(self.backbone, None).preprocessing.input_size)
 
-    def build_graph(self, device: torch.device | str = "cpu") -> InferenceGraph:
-        """The frozen backbone with its head, ready to run or export."""
+    def build_graph(self, device: torch.device | str = "cpu", fused_fed: bool = False
+                    ) -> InferenceGraph:
+        """The frozen backbone with its head, ready to run or export. `fused_fed`: FED's flow
+        as Triton kernels where they can run (the GPU path; the same outputs, so not part of
+        the fingerprint, and export always traces the PyTorch flow)."""
         options = {"input_size": tuple(self.size)} if self.size else {}
         backbone = create_backbone(self.backbone, self.weights, **options)
-        head = self._head(backbone) if self.with_head else None
+        head = self._head(backbone, fused_fed) if self.with_head else None
         return InferenceGraph(backbone, head, DTYPES[self.precision],
                               self.tta_scales).to(device).eval()
 
-    def _head(self, backbone: Backbone) -> torch.nn.Module:
+    def _head(self, backbone: Backbone, fused_fed: bool) -> torch.nn.Module:
         if self.fed is not None:
             checkpoint = load_checkpoint(self.fed)
             check_pairing(checkpoint, BackboneInfo.of(backbone, self.backbone, self.weights))
-            return FEDHead(checkpoint.detector, backbone)
+            return FEDHead(checkpoint.detector, backbone, fused_fed)
         if self.untrained_fed is not None:
             count = backbone.num_classes
             statistics = SMLStatistics(backbone.class_names, (0.0,) * count, (1.0,) * count,
                                        (0,) * count)
-            return FEDHead(FlowEneDet(self.untrained_fed, statistics), backbone)
+            return FEDHead(FlowEneDet(self.untrained_fed, statistics), backbone, fused_fed)
         statistics = SMLStatistics.load(self.stats) if self.stats else None
         return BaselineHead(self.score, backbone, statistics)

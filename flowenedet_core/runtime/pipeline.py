@@ -31,15 +31,17 @@ class GpuOptions:
     """How the torch backend runs on a CUDA GPU (the CPU path ignores these).
 
     `auto`: frames go to the GPU as uint8 at their own size and are resized there, the model runs
-    as one CUDA graph per frame shape, and the backbone's precision is the fastest that agrees
-    with fp32 (runtime.precision). `eager`: the eager module (fp32 in the node) with host resizing
-    (the CPU path's behaviour; the fallback of `auto` when anything in it fails)."""
+    as one CUDA graph per frame shape, FED's flow as fused Triton kernels (fed.fused), and the
+    backbone's precision is the fastest that agrees with fp32 (runtime.precision). `eager`: the
+    eager module (fp32 in the node) with host resizing (the CPU path's behaviour; the fallback of
+    `auto` when anything in it fails)."""
 
     mode: str = "auto"
     camera_size: tuple[int, int] | None = None  # captured at start; None: the model's size
     parity_images: Path | None = None  # frames of the precision check; None: synthetic streets
     precisions: tuple[str, ...] = HALF_PRECISIONS  # tried besides fp32; () keeps the spec's
     model_outputs: bool = False  # also return the model-size maps (evaluation, replay)
+    fused_fed: bool = True  # FED's flow as Triton kernels where they run (fed.fused)
 
     def __post_init__(self) -> None:
         if self.mode not in GPU_MODES:
@@ -125,8 +127,8 @@ class Pipeline:
         from .torch_backend import TorchBackend
 
         def build(precision: str) -> FrameTorchBackend:
-            return FrameTorchBackend(replace(spec, precision=precision).build_graph(device),
-                                     device, model_outputs=gpu.model_outputs)
+            graph = replace(spec, precision=precision).build_graph(device, gpu.fused_fed)
+            return FrameTorchBackend(graph, device, model_outputs=gpu.model_outputs)
 
         try:
             if gpu.precisions:

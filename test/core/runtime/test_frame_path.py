@@ -59,7 +59,7 @@ def test_frame_backend_on_the_cpu_runs_eagerly_and_says_why(tiny_spec):
 
 def test_frame_path_pipeline_serves_what_the_host_path_serves(tiny_spec, host):
     pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(camera_size=(100, 150),
-                                                                precisions=()))
+                                                                precisions=(), fused_fed=False))
     assert isinstance(pipeline.runtime, FrameTorchBackend)
     assert pipeline.describe().endswith("(eager, fp32 backbone)")
     image = frame((100, 150), 2)
@@ -70,7 +70,9 @@ def test_frame_path_pipeline_serves_what_the_host_path_serves(tiny_spec, host):
 
 
 def test_frame_path_chooses_the_backbone_precision_and_says_how(tiny_spec):
-    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(), reason="asked for")
+    # the PyTorch flow: Triton's interpreter would take minutes over the choice's calls
+    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(fused_fed=False),
+                                   reason="asked for")
     reason = pipeline.reason
     assert reason.startswith("asked for; backbone precision by parity: fp32, ")
     assert "; fp16 " in reason and "; bf16 " in reason and "ready in" in reason
@@ -79,9 +81,8 @@ def test_frame_path_chooses_the_backbone_precision_and_says_how(tiny_spec):
 
 @pytest.mark.parametrize("gpu_path", [False, True])
 def test_a_batch_of_cameras_gives_what_each_frame_gives_alone(tiny_spec, host, gpu_path):
-    pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(precisions=(),
-                                                                model_outputs=True)) \
-        if gpu_path else host
+    options = GpuOptions(precisions=(), model_outputs=True, fused_fed=False)
+    pipeline = Pipeline.frame_path(tiny_spec, "cpu", options) if gpu_path else host
     images = [frame((100, 150), seed) for seed in range(3)]
     batch = pipeline.infer_batch(images)
     for image, prediction in zip(images, batch, strict=True):
@@ -149,3 +150,16 @@ def test_any_failure_of_the_gpu_path_falls_back_to_eager_fp32_with_the_reason(ti
 def test_gpu_options_reject_an_unknown_mode():
     with pytest.raises(Exception, match="gpu mode 'fast' is not one of auto, eager"):
         GpuOptions(mode="fast")
+
+
+def test_frame_path_runs_fed_through_the_fused_kernels_with_the_same_outputs(tiny_spec):
+    pytest.importorskip("triton", reason="triton is not installed: the fused FED flow cannot run")
+    fused = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(precisions=()))
+    plain = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(precisions=(), fused_fed=False))
+    assert plain.runtime.graph.head.fused_flow is None
+    image = frame((100, 150), 3)
+    served, expected = fused.infer(image), plain.infer(image)
+    head = fused.runtime.graph.head
+    assert head.fused_flow is not None and not head.fallback_reasons  # the kernels ran
+    assert np.array_equal(served.labels, expected.labels)
+    assert np.abs(served.uncertainty - expected.uncertainty).max() < 1e-5
