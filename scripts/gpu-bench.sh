@@ -55,6 +55,11 @@ run() {
     step cuda-tests env PYTHONPATH=. "$PYTHON" -m pytest -q -p no:cacheprovider \
         test/core/runtime/test_frame_path.py test/core/runtime/test_cuda_path.py \
         test/core/fed/test_fused_flow.py
+    for case in "fed-u 128x256" "fed-c-cheap 256x512" "fed-c-reference 256x512"; do
+        set -- $case  # the flow alone, eager PyTorch against the fused kernels (CUDA events)
+        step "fused-$1-$2" env PYTHONPATH=. "$PYTHON" -m flowenedet_core.fed.fused --preset "$1" \
+            --grid "$2" --device cuda
+    done
     local erfnet=(--backbone erfnet --weights "$CARRY/erfnet_cityscapes.pth")
     local fed_u=(--fed-config variant=fed-u)
     [ -d "$CARRY/erfnet-fed-u" ] && fed_u=(--fed "$CARRY/erfnet-fed-u")
