@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
-from collections.abc import Callable
 
 import torch
 
 from ...errors import ConfigError
+from ...runtime.torch_backend import time_calls
 from ..detector import FEDConfig, FlowEneDet
 from ..statistics import SMLStatistics
 from .flow import FusedFlow
@@ -49,24 +48,6 @@ def random_inputs(config: FEDConfig, batch: int, grid: tuple[int, int], seed: in
     return z, torch.randn(batch, config.condition_channels, *grid, generator=generator)
 
 
-def _timings_ms(function: Callable[[], object], device: torch.device, repeats: int
-                ) -> list[float]:
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            function()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-        else:
-            begin = time.perf_counter()
-            function()
-            times.append((time.perf_counter() - begin) * 1e3)
-    return sorted(times)
-
-
 def time_fused_vs_torch(config: FEDConfig, grid: tuple[int, int], device: str = "cuda",
                         repeats: int = 200, batch: int = 1, warmup: int = 5,
                         block_pixels: int | None = None) -> dict:
@@ -94,7 +75,7 @@ def time_fused_vs_torch(config: FEDConfig, grid: tuple[int, int], device: str = 
                                ("fused", lambda: fused.run(z, condition))):
             for _ in range(warmup):
                 function()
-            times = _timings_ms(function, device, repeats)
+            times = sorted(time_calls(function, device, repeats))
             result[f"{name}_ms"] = {"median": times[len(times) // 2],
                                     "p99": times[min(len(times) - 1, int(0.99 * len(times)))]}
     return result
