@@ -10,8 +10,10 @@ from flowenedet_core.export.model_spec import ModelSpec
 from flowenedet_core.runtime.pipeline import Pipeline
 from flowenedet_core.tta import SINGLE_SCALE
 
+from .anomaly_components import ComponentConfig
 from .errors import ParameterError
-from .parameters import FLAG_PARAMETERS
+from .frame_reason import ReasonConfig
+from .parameters import COMPONENT_PARAMETERS, FLAG_PARAMETERS, REASON_PARAMETERS
 from .scene_flag import FlagConfig
 
 
@@ -24,6 +26,14 @@ def flag_values(values: dict[str, Any]) -> dict[str, Any]:
 
 def flag_config(values: dict[str, Any]) -> FlagConfig:
     return FlagConfig(**flag_values(values))
+
+
+def reason_config(values: dict[str, Any]) -> ReasonConfig:
+    """The per-frame reason settings of parameter `values` (ParameterError when inconsistent)."""
+    components = {field: values[name] for field, name in COMPONENT_PARAMETERS.items()}
+    components["roi"] = tuple(components["roi"])
+    return ReasonConfig(ComponentConfig(**components),
+                        **{field: values[name] for field, name in REASON_PARAMETERS.items()})
 
 
 def create_pipeline(values: dict[str, Any]) -> Pipeline:
