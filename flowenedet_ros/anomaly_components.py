@@ -6,8 +6,9 @@ uncertain regions are found by OpenCV, and a region is an anomaly component when
 - its area (a fraction of the frame's pixels) is within [`min_area`, `max_area`]: smaller ones are
   noise, larger ones are not a compact object but a degraded scene (fog over the whole road);
 - at least `min_drivable_border` of its outer border (the pixels one step outside it) is drivable:
-  predicted road or sidewalk inside the ROI. Something lying on the road is surrounded by road,
-  whereas uncertain facades, sky and vegetation are not.
+  predicted road or sidewalk. Something lying on the road is bordered by road, whereas uncertain
+  facades, sky and vegetation are not. The ROI is not used here: objects far ahead lie above the
+  usual "road ahead" ROI, and the predicted road already says where the road is.
 Only the candidates that pass the area test are looked at pixel by pixel, each in its box, so the
 cost stays near that of the connected-components pass itself.
 """
@@ -20,7 +21,6 @@ import cv2
 import numpy as np
 
 from .errors import ParameterError
-from .scene_flag import roi_box
 
 # Cityscapes train ids a vehicle can drive (or an object can lie) on: road, sidewalk. Parking and
 # rail track are void in the 19 train ids.
@@ -34,7 +34,6 @@ class ComponentConfig:
     min_area: float = 0.0005  # smallest component, fraction of the frame's pixels
     max_area: float = 0.1  # largest component that still counts as a compact object
     min_drivable_border: float = 0.5  # share of the component's outer border that is drivable
-    roi: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # drivable only inside it
 
     def __post_init__(self) -> None:
         for name in ("pixel_threshold", "min_area", "max_area", "min_drivable_border"):
@@ -92,16 +91,15 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray,
     height, width = uncertainty.shape
     frame_pixels = height * width
     mask = (uncertainty > config.pixel_threshold).view(np.uint8)
-    count, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8,
+    _, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8,
                                                                 ltype=cv2.CV_32S)
     areas = stats[1:, cv2.CC_STAT_AREA]
     uncertain = int(areas.sum())
     candidates = 1 + np.flatnonzero((areas >= config.min_area * frame_pixels)
                                     & (areas <= config.max_area * frame_pixels))
-    roi = roi_box(config.roi, height, width)
     found: list[tuple[int, Component]] = []
     for region in candidates:
-        component = _describe(region, stats[region], regions, uncertainty, labels, roi)
+        component = _describe(region, stats[region], regions, uncertainty, labels)
         if component.drivable_border >= config.min_drivable_border:
             found.append((int(region), component))
     found.sort(key=lambda item: -item[1].area)
@@ -111,7 +109,7 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray,
 
 
 def _describe(region: int, stat: np.ndarray, regions: np.ndarray, uncertainty: np.ndarray,
-              labels: np.ndarray, roi: tuple[int, int, int, int]) -> Component:
+              labels: np.ndarray) -> Component:
     """One candidate region, looked at inside its box grown by the one-pixel border."""
     x, y, w, h = (int(v) for v in stat[:4])
     height, width = regions.shape
@@ -121,11 +119,6 @@ def _describe(region: int, stat: np.ndarray, regions: np.ndarray, uncertainty: n
     values = uncertainty[top:bottom, left:right][inside]
     border = cv2.dilate(inside.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & ~inside
     drivable = np.isin(labels[top:bottom, left:right], DRIVABLE_CLASSES)
-    roi_top, roi_left, roi_bottom, roi_right = roi
-    rows = np.arange(top, bottom)[:, None]
-    columns = np.arange(left, right)[None, :]
-    drivable &= (rows >= roi_top) & (rows < roi_bottom) & (columns >= roi_left) \
-        & (columns < roi_right)
     ring = int(np.count_nonzero(border))
     share = float(np.count_nonzero(drivable & border)) / ring if ring else 0.0
     return Component((x, y, w, h), int(stat[cv2.CC_STAT_AREA]), float(values.mean()),

@@ -15,7 +15,7 @@ the reason says *what kind* of trouble the current frame shows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,7 +28,7 @@ REASONS = (NONE, OBJECT, SCENE, OBJECT_AND_SCENE, INPUT)
 
 @dataclass(frozen=True)
 class ReasonConfig:
-    components: ComponentConfig = ComponentConfig()
+    components: ComponentConfig = field(default_factory=ComponentConfig)
     scene_fraction: float = 0.2  # uncertain pixels outside components, fraction of the frame
     scene_mean: float = 1.0  # the frame's mean uncertainty above this is a scene shift
 
@@ -43,9 +43,15 @@ def reason_of(components: Components | None, config: ReasonConfig) -> str:
     """The reason of a frame with these components (None: the frame failed or is missing)."""
     if components is None:
         return INPUT
-    has_object = bool(components.components)
-    has_scene = (components.spread_fraction > config.scene_fraction
-                 or components.mean_uncertainty > config.scene_mean)
+    return reason_from(bool(components.components), components.spread_fraction,
+                       components.mean_uncertainty, config)
+
+
+def reason_from(has_object: bool, spread_fraction: float, mean_uncertainty: float,
+                config: ReasonConfig) -> str:
+    """The reason of a served frame from its three numbers (calibration evaluates many settings
+    on them without the maps)."""
+    has_scene = spread_fraction > config.scene_fraction or mean_uncertainty > config.scene_mean
     if has_object and has_scene:
         return OBJECT_AND_SCENE
     return OBJECT if has_object else SCENE if has_scene else NONE

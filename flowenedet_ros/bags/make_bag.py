@@ -19,6 +19,7 @@ from flowenedet_core.data.spec import parse_data_spec
 from flowenedet_core.data.transforms import read_label, read_rgb
 from flowenedet_core.errors import DataError
 
+from .reason_summary import encode_expected
 from .records import LABEL_KIND_KEY, image_record
 from .writer import BagWriter
 
@@ -80,16 +81,21 @@ def folder_frames(images: Path, labels: Path | None) -> tuple[Iterator[Frame], i
 
 def write_bag(frames: Iterator[Frame], count: int, output: str | Path, layout: BagLayout,
               label_kind: str | None = None, start_ns: int | None = None,
-              progress: bool = True) -> dict[str, int]:
+              progress: bool = True, expected: list[tuple[int, int, str]] | None = None
+              ) -> dict[str, int]:
     """Frames -> bag at `output`, one every 1/rate s from `start_ns` (default: now).
-    Returns messages per topic."""
+    `expected`: (first frame, last frame, reason) of stretches whose kind is known, recorded in
+    custom_data for replay's confusion matrix. Returns messages per topic."""
     if layout.rate_hz <= 0:
         raise DataError(f"rate must be > 0 Hz, got {layout.rate_hz}")
     if layout.encoding not in ("rgb8", "bgr8"):
         raise DataError(f"encoding must be rgb8 or bgr8, got {layout.encoding!r}")
     start = time.time_ns() if start_ns is None else start_ns
     period = round(1e9 / layout.rate_hz)
-    custom = {LABEL_KIND_KEY + layout.label_topic: label_kind} if label_kind else None
+    custom = {LABEL_KIND_KEY + layout.label_topic: label_kind} if label_kind else {}
+    if expected:
+        custom.update(encode_expected([(start + first * period, start + last * period, kind)
+                                       for first, last, kind in expected]))
     with BagWriter(output, layout.storage, custom) as writer:
         for index, frame in enumerate(tqdm(frames, total=count, desc="make-bag", unit="frame",
                                            disable=not progress)):

@@ -9,6 +9,7 @@ from flowenedet_core.errors import DataError
 
 from ..bags.make_bag import BagLayout, folder_frames, labelled_frames, write_bag
 from ..bags.records import LABEL_KINDS
+from ..frame_reason import INPUT, REASONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rate", type=float, default=defaults.rate_hz, help="frames per second")
     parser.add_argument("--encoding", choices=("rgb8", "bgr8"), default=defaults.encoding)
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default=defaults.storage)
+    parser.add_argument("--expect", choices=[r for r in REASONS if r != INPUT], default=None,
+                        help="what every frame shows (object, scene, ...): recorded in the "
+                             "bag, so `flowenedet replay` reports a reason confusion matrix")
     parser.add_argument("--start-time", type=float, default=None,
                         help="stamp of the first frame, seconds since the epoch (default: now)")
     parser.set_defaults(run=run)
@@ -50,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     layout = BagLayout(args.topic, args.label_topic, args.frame_id, args.rate, args.encoding,
                        args.storage)
     start = None if args.start_time is None else round(args.start_time * 1e9)
-    write_bag(frames, count, args.output, layout, kind, start)
+    expected = [(0, count - 1, args.expect)] if args.expect else None
+    write_bag(frames, count, args.output, layout, kind, start, expected=expected)
     print(f"wrote {args.output}")
     return 0

@@ -4,7 +4,7 @@ import pytest
 from flowenedet_ros.anomaly_components import ComponentConfig, find_components
 from flowenedet_ros.errors import ParameterError
 
-ROAD, BUILDING, CAR = 0, 2, 13
+ROAD, SIDEWALK, BUILDING, TERRAIN, CAR = 0, 1, 2, 9, 13
 
 
 def street(height: int = 40, width: int = 80) -> tuple[np.ndarray, np.ndarray]:
@@ -38,13 +38,15 @@ def test_uncertain_regions_off_the_road_are_not_components_but_count_as_spread()
     assert result.spread_fraction == pytest.approx(60 / (40 * 80))
 
 
-def test_the_border_share_counts_only_drivable_pixels_inside_the_roi():
+def test_sidewalk_is_drivable_and_other_classes_are_not():
     uncertainty, labels = street()
     uncertainty[25:30, 10:18] = 0.8
-    inside = find_components(uncertainty, labels, ComponentConfig(min_area=0.001))
-    assert inside.components[0].drivable_border == 1.0
-    right_half = ComponentConfig(min_area=0.001, roi=(0.5, 0.0, 1.0, 1.0))
-    assert find_components(uncertainty, labels, right_half).components == ()
+    labels[20:] = SIDEWALK
+    assert find_components(uncertainty, labels, ComponentConfig(min_area=0.001)
+                           ).components[0].drivable_border == 1.0
+    labels[20:] = TERRAIN
+    assert find_components(uncertainty, labels, ComponentConfig(min_area=0.001)
+                           ).components == ()
 
 
 def test_a_component_half_on_the_road_has_half_a_drivable_border():

@@ -1,0 +1,176 @@
+"""Choose the reason's thresholds (anomaly components, scene) from replayed bags of three kinds.
+
+- in-distribution bags: every frame should read `none`;
+- degraded bags (fog, noise, glare; no objects): every frame should read `scene`;
+- anomaly bags: frames with anomaly pixels should read `object`, the others `none` (an anomaly
+  bag without labels counts every frame as `object`).
+The pixel threshold is the flag's (chosen first). Then, per frame, the uncertain regions that
+could become components (their area and drivable border) are read once, and
+1. the component settings (min area, max area, min drivable border) are chosen from a grid to
+   maximise Youden's J of "has a component": the share of object frames with one minus the share
+   of the other frames with one (ties: the larger min area, then the larger min border — fewer
+   false objects);
+2. with those components, each scene statistic (uncertain fraction outside components, mean
+   uncertainty) gets the threshold with the best J between degraded frames and the others, placed
+   halfway between the two frame values it separates.
+Without anomaly bags the component settings stay as given; without degraded bags the scene ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from flowenedet_core.cityscapes_classes import IGNORE_INDEX
+from flowenedet_core.errors import DataError
+
+from ..anomaly_components import ComponentConfig, find_components
+from ..frame_reason import NONE, OBJECT, SCENE, ReasonConfig, reason_from
+from .label_metrics import anomaly_pixels
+from .reader import BagSource
+from .records import DEFAULT_NODE, LABEL_KIND_KEY, image_array, output_topics, stamp_ns
+
+MIN_AREAS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02)
+MAX_AREAS = (0.05, 0.1, 0.2, 0.3)
+MIN_BORDERS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
+
+
+@dataclass
+class FrameStatistics:
+    """What the reason needs of one frame, for any component setting in the grid."""
+
+    expected: str  # none / object / scene
+    areas: np.ndarray  # fractions of the frame, of every region of at least MIN_AREAS[0]
+    borders: np.ndarray  # their drivable border shares
+    uncertain: float  # uncertain fraction of the frame
+    mean: float  # mean uncertainty
+
+
+@dataclass(frozen=True)
+class ReasonChoice:
+    values: dict  # the chosen parameters (node names)
+    accuracy: float  # frames whose reason is the expected one, with these settings
+    confusion: dict[str, dict[str, int]]  # expected -> given -> frames
+    frames: dict[str, int]  # expected -> frames
+
+
+def read_frames(path: str | Path, role: str, pixel_threshold: float,
+                node: str = DEFAULT_NODE) -> list[FrameStatistics]:
+    """Per-frame statistics of a replayed bag; `role` is inlier, degraded or anomaly."""
+    topics = output_topics(node)
+    wanted = {topics["uncertainty"]: "uncertainty", topics["segmentation"]: "labels"}
+    config = ComponentConfig(pixel_threshold, min_area=MIN_AREAS[0], max_area=1.0,
+                             min_drivable_border=0.0)
+    with BagSource(path) as source:
+        missing = set(wanted) - set(source.contents.topics)
+        if missing:
+            raise DataError(f"{path}: no {', '.join(sorted(missing))}; calibrate reads bags "
+                            "written by `flowenedet replay`")
+        label_topic = next((key.removeprefix(LABEL_KIND_KEY) for key, kind
+                            in source.contents.custom.items()
+                            if key.startswith(LABEL_KIND_KEY) and kind == "anomaly"), None)
+        if label_topic:
+            wanted[label_topic] = "truth"
+        frames: dict[int, dict[str, np.ndarray]] = {}
+        for item in tqdm(source.messages(set(wanted)), desc=Path(path).name, unit="msg",
+                         leave=False):
+            frames.setdefault(stamp_ns(item.message.header), {})[wanted[item.topic]] = \
+                image_array(item.message)
+    statistics = []
+    for stamp in sorted(frames):
+        frame = frames[stamp]
+        if "uncertainty" not in frame or "labels" not in frame:
+            continue
+        found = find_components(frame["uncertainty"], frame["labels"], config)
+        statistics.append(FrameStatistics(
+            _expected(role, frame.get("truth")),
+            np.asarray([c.area / found.frame_pixels for c in found.components]),
+            np.asarray([c.drivable_border for c in found.components]),
+            found.uncertain_pixels / found.frame_pixels, found.mean_uncertainty))
+    if not statistics:
+        raise DataError(f"{path}: no frame with both uncertainty and segmentation")
+    return statistics
+
+
+def _expected(role: str, truth: np.ndarray | None) -> str:
+    if role == "inlier":
+        return NONE
+    if role == "degraded":
+        return SCENE
+    if truth is None:
+        return OBJECT
+    return OBJECT if (anomaly_pixels(truth) & (truth != IGNORE_INDEX)).any() else NONE
+
+
+def _objects(frames: list[FrameStatistics], min_area: float, max_area: float,
+             min_border: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per frame: has a component; uncertain fraction outside components."""
+    has, spread = np.zeros(len(frames), bool), np.zeros(len(frames))
+    for index, frame in enumerate(frames):
+        passing = ((frame.areas >= min_area) & (frame.areas <= max_area)
+                   & (frame.borders >= min_border))
+        has[index] = passing.any()
+        spread[index] = frame.uncertain - frame.areas[passing].sum()
+    return has, spread
+
+
+def youden(positive: np.ndarray, detected: np.ndarray) -> float:
+    """True-positive rate minus false-positive rate (a missing class counts as rate 0)."""
+    rates = [detected[positive].mean() if positive.any() else 0.0,
+             detected[~positive].mean() if (~positive).any() else 0.0]
+    return float(rates[0] - rates[1])
+
+
+def split_threshold(values: np.ndarray, positive: np.ndarray) -> float:
+    """The threshold t (value > t is positive) with the best J, halfway between the two values
+    it falls between."""
+    ordered = np.unique(values)
+    candidates = np.concatenate([(ordered[:-1] + ordered[1:]) / 2, [ordered[-1]]])
+    scores = [youden(positive, values > t) for t in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
+def choose_reason(frames: list[FrameStatistics], values: dict) -> ReasonChoice:
+    """The reason parameters for these frames, starting from the node parameter `values`."""
+    expected = np.asarray([f.expected for f in frames])
+    chosen = dict(values)
+    is_object = expected == OBJECT
+    if is_object.any():
+        best = max(itertools.product(MIN_AREAS, MAX_AREAS, MIN_BORDERS),
+                   key=lambda s: (youden(is_object, _objects(frames, *s)[0]), s[0], s[2]))
+        chosen.update(component_min_area=best[0], component_max_area=best[1],
+                      component_min_drivable_border=best[2])
+    settings = (chosen["component_min_area"], chosen["component_max_area"],
+                chosen["component_min_drivable_border"])
+    _, spread = _objects(frames, *settings)
+    is_scene = expected == SCENE
+    if is_scene.any():
+        chosen["reason_scene_fraction"] = round(split_threshold(spread, is_scene), 6)
+        means = np.asarray([f.mean for f in frames])
+        chosen["reason_scene_mean"] = round(split_threshold(means, is_scene), 6)
+    config = ReasonConfig(ComponentConfig(chosen["pixel_threshold"], *settings),
+                          chosen["reason_scene_fraction"], chosen["reason_scene_mean"])
+    given = reasons(frames, config)
+    confusion: dict[str, dict[str, int]] = {}
+    for wanted, kind in zip(expected, given, strict=True):
+        row = confusion.setdefault(str(wanted), {})
+        row[kind] = row.get(kind, 0) + 1
+    names = ("component_min_area", "component_max_area", "component_min_drivable_border",
+             "reason_scene_fraction", "reason_scene_mean")
+    return ReasonChoice({name: chosen[name] for name in names},
+                        float(np.mean(expected == np.asarray(given))), confusion,
+                        {str(k): int(v) for k, v in zip(*np.unique(expected, return_counts=True),
+                                                        strict=True)})
+
+
+def reasons(frames: list[FrameStatistics], config: ReasonConfig) -> list[str]:
+    """The reason of every frame under `config` (its pixel threshold must be the frames')."""
+    components = config.components
+    has, spread = _objects(frames, components.min_area, components.max_area,
+                           components.min_drivable_border)
+    return [reason_from(bool(has_object), float(outside), frame.mean, config)
+            for frame, has_object, outside in zip(frames, has, spread, strict=True)]
