@@ -117,15 +117,13 @@ def write_drive(path: Path, seed: int, stretches: tuple[Stretch, ...] = DEMO_DRI
                 storage: str = "mcap") -> list[int]:
     """A synthetic drive as a bag, anomaly masks as labels, each stretch's expected reason in
     its custom_data; returns the first frame index of each stretch."""
-    frames = (Frame(f"{index:04d}", frame.image, frame.anomaly)
-              for index, (_, frame) in enumerate(drive(stretches, seed)))
+    frames = (Frame(f"{index:04d}", frame.image, frame.anomaly,
+                    stretches[stretch].expected_reason)
+              for index, (stretch, frame) in enumerate(drive(stretches, seed)))
     lengths = [stretch.frames for stretch in stretches]
-    starts = list(itertools.accumulate(lengths, initial=0))[:-1]
-    expected = [(first, first + stretch.frames - 1, stretch.expected_reason)
-                for first, stretch in zip(starts, stretches, strict=True)]
     write_bag(frames, sum(lengths), path, BagLayout(rate_hz=RATE_HZ, storage=storage),
-              "anomaly", START_NS, progress=False, expected=expected)
-    return starts
+              "anomaly", START_NS, progress=False)
+    return list(itertools.accumulate(lengths, initial=0))[:-1]
 
 
 def run_node(params: Path, bag: Path, recording: Path, log: Path) -> None:

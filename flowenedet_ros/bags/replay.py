@@ -71,6 +71,7 @@ class FrameRecord:
     latency_ms: float
     frame_reason: str = INPUT  # object / scene / object+scene / input / none
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # components, frame px
+    frame_shape: tuple[int, int] = (0, 0)  # (H, W) the boxes are in
     expected_reason: str | None = None  # what the bag says this stretch is
 
 
@@ -179,7 +180,7 @@ class _Replayer:
         boxes = [scaled_box(c.box, components.labels.shape, shape)
                  for c in components.components]
         self.records.append(FrameRecord(now, state.uncertain_fraction, state.raised,
-                                        state.reason, latency, reason, boxes))
+                                        state.reason, latency, reason, boxes, shape))
         self.stats.frames += 1
         self.stats.last_latency_ms = latency
         self.stats.reason = reason_values(reason, components, shape)

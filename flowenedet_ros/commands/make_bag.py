@@ -7,7 +7,13 @@ from pathlib import Path
 
 from flowenedet_core.errors import DataError
 
-from ..bags.make_bag import BagLayout, folder_frames, labelled_frames, write_bag
+from ..bags.make_bag import (
+    BagLayout,
+    expect_reason,
+    folder_frames,
+    labelled_frames,
+    write_bag,
+)
 from ..bags.records import LABEL_KINDS
 from ..frame_reason import INPUT, REASONS
 
@@ -37,7 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default=defaults.storage)
     parser.add_argument("--expect", choices=[r for r in REASONS if r != INPUT], default=None,
                         help="what every frame shows (object, scene, ...): recorded in the "
-                             "bag, so `flowenedet replay` reports a reason confusion matrix")
+                             "bag, so `flowenedet replay` reports a reason confusion matrix; "
+                             "with anomaly labels, frames without anomaly pixels are expected "
+                             "without `object`")
     parser.add_argument("--start-time", type=float, default=None,
                         help="stamp of the first frame, seconds since the epoch (default: now)")
     parser.set_defaults(run=run)
@@ -54,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     layout = BagLayout(args.topic, args.label_topic, args.frame_id, args.rate, args.encoding,
                        args.storage)
     start = None if args.start_time is None else round(args.start_time * 1e9)
-    expected = [(0, count - 1, args.expect)] if args.expect else None
-    write_bag(frames, count, args.output, layout, kind, start, expected=expected)
+    if args.expect:
+        frames = expect_reason(frames, args.expect, kind)
+    write_bag(frames, count, args.output, layout, kind, start)
     print(f"wrote {args.output}")
     return 0

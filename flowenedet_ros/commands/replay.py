@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flowenedet_core.errors import DataError
 
+from ..bags.reason_summary import confusion_table
 from ..bags.records import LABEL_KINDS, OUTPUT_TYPES
 from ..bags.replay import ReplayOptions, replay
 from ..bags.report import write_report
@@ -56,6 +57,11 @@ def run(args: argparse.Namespace) -> int:
         metrics = summary["metrics"]
         print(f"AP {metrics['ap']:.2f} / AUROC {metrics['auroc']:.2f} / FPR95 "
               f"{metrics['fpr95']:.2f} % ({metrics['label_kind']}, {metrics['frames']} frames)")
+    reason = summary["reason"]
+    print("reason: " + ", ".join(f"{kind} {count}" for kind, count in reason["counts"].items()))
+    if "confusion" in reason:
+        print(f"reason as expected on {100 * reason['accuracy']:.1f} % of the frames:")
+        print(confusion_table(reason["confusion"]))
     for problem in summary["problems"]:
         print(f"problem: {problem}")
     print(f"report: {page}")
