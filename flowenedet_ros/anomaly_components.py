@@ -25,6 +25,9 @@ from .errors import ParameterError
 # Cityscapes train ids a vehicle can drive (or an object can lie) on: road, sidewalk. Parking and
 # rail track are void in the 19 train ids.
 DRIVABLE_CLASSES = (0, 1)
+_DRIVABLE = np.zeros(256, bool)
+_DRIVABLE[list(DRIVABLE_CLASSES)] = True
+_RING = np.ones((3, 3), np.uint8)
 MAX_INSTANCES = 65535  # ids of the mono16 instance image
 
 
@@ -91,16 +94,18 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray,
     height, width = uncertainty.shape
     frame_pixels = height * width
     mask = (uncertainty > config.pixel_threshold).view(np.uint8)
-    _, regions, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8,
-                                                                ltype=cv2.CV_32S)
+    # BBDT: about twice as fast as OpenCV's default (Spaghetti) here, the same components
+    _, regions, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
     areas = stats[1:, cv2.CC_STAT_AREA]
     uncertain = int(areas.sum())
     candidates = 1 + np.flatnonzero((areas >= config.min_area * frame_pixels)
                                     & (areas <= config.max_area * frame_pixels))
     found: list[tuple[int, Component]] = []
     for region in candidates:
-        component = _describe(region, stats[region], regions, uncertainty, labels)
-        if component.drivable_border >= config.min_drivable_border:
+        component = _describe(int(region), stats[region], regions, uncertainty, labels,
+                              config.min_drivable_border)
+        if component is not None:
             found.append((int(region), component))
     found.sort(key=lambda item: -item[1].area)
     return Components(tuple(c for _, c in found), frame_pixels, uncertain,
@@ -109,17 +114,21 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray,
 
 
 def _describe(region: int, stat: np.ndarray, regions: np.ndarray, uncertainty: np.ndarray,
-              labels: np.ndarray) -> Component:
-    """One candidate region, looked at inside its box grown by the one-pixel border."""
+              labels: np.ndarray, min_drivable_border: float) -> Component | None:
+    """One candidate region, looked at inside its box grown by the one-pixel border; None when
+    too little of its border is drivable."""
     x, y, w, h = (int(v) for v in stat[:4])
     height, width = regions.shape
     top, left = max(y - 1, 0), max(x - 1, 0)
     bottom, right = min(y + h + 1, height), min(x + w + 1, width)
     inside = regions[top:bottom, left:right] == region
+    border = cv2.dilate(inside.view(np.uint8), _RING).view(bool) & ~inside
+    ring = cv2.countNonZero(border.view(np.uint8))
+    drivable = cv2.countNonZero((_DRIVABLE[labels[top:bottom, left:right]] & border
+                                 ).view(np.uint8))
+    share = drivable / ring if ring else 0.0
+    if share < min_drivable_border:
+        return None
     values = uncertainty[top:bottom, left:right][inside]
-    border = cv2.dilate(inside.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & ~inside
-    drivable = np.isin(labels[top:bottom, left:right], DRIVABLE_CLASSES)
-    ring = int(np.count_nonzero(border))
-    share = float(np.count_nonzero(drivable & border)) / ring if ring else 0.0
     return Component((x, y, w, h), int(stat[cv2.CC_STAT_AREA]), float(values.mean()),
                      float(values.max()), share)
