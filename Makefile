@@ -51,10 +51,12 @@ embedded-model: venv
 	$(BIN)/flowenedet make-drive $(WORK)/inlier-drive --stretch clear:150 --stretch fog:100:0.3 --stretch clear:150 --seed 11
 	$(BIN)/flowenedet make-drive $(WORK)/anomaly-drive --stretch anomaly:30:1 --stretch anomaly:30:2 --stretch clear:20 --stretch anomaly:30:1 --seed 12
 	$(BIN)/flowenedet make-drive $(WORK)/degraded-drive --stretch fog:60:0.9 --stretch noise:40:0.9 --stretch night:40:0.9 --seed 13
+	$(BIN)/flowenedet make-drive $(WORK)/object-drive --stretch anomaly:30:2 --stretch clear:10 --stretch anomaly:30:2 --stretch clear:10 --stretch anomaly:30:2 --seed 14
 	$(BIN)/flowenedet replay $(WORK)/inlier-drive --out $(WORK)/inlier-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
 	$(BIN)/flowenedet replay $(WORK)/anomaly-drive --out $(WORK)/anomaly-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
 	$(BIN)/flowenedet replay $(WORK)/degraded-drive --out $(WORK)/degraded-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
-	$(BIN)/flowenedet calibrate --inlier $(WORK)/inlier-replay/bag --anomaly $(WORK)/anomaly-replay/bag --degraded $(WORK)/degraded-replay/bag -p "roi:=$(ROAD_AHEAD)" --target 0.01 --out $(EMBEDDED)/thresholds.yaml
+	$(BIN)/flowenedet replay $(WORK)/object-drive --out $(WORK)/object-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
+	$(BIN)/flowenedet calibrate --inlier $(WORK)/inlier-replay/bag --anomaly $(WORK)/anomaly-replay/bag --anomaly $(WORK)/object-replay/bag --degraded $(WORK)/degraded-replay/bag -p "roi:=$(ROAD_AHEAD)" --target 0.01 --out $(EMBEDDED)/thresholds.yaml
 
 # FED on the real backbones (README "FED on real data"; CPU hours, not part of `make test`):
 # the recipe study on a hold-out of the train frames, then the chosen recipes trained on all of

@@ -5,10 +5,11 @@ real-frame study compute the same thing. A pixel is uncertain above `pixel_thres
 uncertain regions are found by OpenCV, and a region is an anomaly component when
 - its area (a fraction of the frame's pixels) is within [`min_area`, `max_area`]: smaller ones are
   noise, larger ones are not a compact object but a degraded scene (fog over the whole road);
-- at least `min_drivable_border` of its outer border (the pixels one step outside it) is drivable:
-  predicted road or sidewalk. Something lying on the road is bordered by road, whereas uncertain
-  facades, sky and vegetation are not. The ROI is not used here: objects far ahead lie above the
-  usual "road ahead" ROI, and the predicted road already says where the road is.
+- it overlaps the drivable region: at least `min_drivable_border` of its outer border (the pixels
+  one step outside it) is predicted road or sidewalk — something lying on the road is bordered by
+  road, whereas uncertain facades, sky and vegetation are not — and at least `min_roi_overlap` of
+  its pixels lie inside the ROI (the road ahead; on synthetic drives the more reliable of the two,
+  since the uncertainty around an object often runs into the roadside).
 Only the candidates that pass the area test are looked at pixel by pixel, each in its box, so the
 cost stays near that of the connected-components pass itself.
 """
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from .errors import ParameterError
+from .scene_flag import roi_box
 
 # Cityscapes train ids a vehicle can drive (or an object can lie) on: road, sidewalk. Parking and
 # rail track are void in the 19 train ids.
@@ -37,9 +39,12 @@ class ComponentConfig:
     min_area: float = 0.0005  # smallest component, fraction of the frame's pixels
     max_area: float = 0.1  # largest component that still counts as a compact object
     min_drivable_border: float = 0.5  # share of the component's outer border that is drivable
+    min_roi_overlap: float = 0.0  # share of the component's pixels inside the ROI
+    roi: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # x0, y0, x1, y1 fractions
 
     def __post_init__(self) -> None:
-        for name in ("pixel_threshold", "min_area", "max_area", "min_drivable_border"):
+        for name in ("pixel_threshold", "min_area", "max_area", "min_drivable_border",
+                     "min_roi_overlap"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ParameterError(f"{name} must be in [0, 1], got {value}")
@@ -57,6 +62,7 @@ class Component:
     mean_uncertainty: float
     max_uncertainty: float
     drivable_border: float  # share of its outer border that is drivable
+    roi_overlap: float  # share of its pixels inside the ROI
 
 
 @dataclass(frozen=True)
@@ -101,10 +107,11 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray,
     uncertain = int(areas.sum())
     candidates = 1 + np.flatnonzero((areas >= config.min_area * frame_pixels)
                                     & (areas <= config.max_area * frame_pixels))
+    roi = roi_box(config.roi, height, width)
     found: list[tuple[int, Component]] = []
     for region in candidates:
-        component = _describe(int(region), stats[region], regions, uncertainty, labels,
-                              config.min_drivable_border)
+        component = _describe(int(region), stats[region], regions, uncertainty, labels, roi,
+                              config)
         if component is not None:
             found.append((int(region), component))
     found.sort(key=lambda item: -item[1].area)
@@ -114,21 +121,28 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray,
 
 
 def _describe(region: int, stat: np.ndarray, regions: np.ndarray, uncertainty: np.ndarray,
-              labels: np.ndarray, min_drivable_border: float) -> Component | None:
+              labels: np.ndarray, roi: tuple[int, int, int, int], config: ComponentConfig
+              ) -> Component | None:
     """One candidate region, looked at inside its box grown by the one-pixel border; None when
-    too little of its border is drivable."""
+    it does not overlap the drivable region enough."""
     x, y, w, h = (int(v) for v in stat[:4])
     height, width = regions.shape
+    area = int(stat[cv2.CC_STAT_AREA])
     top, left = max(y - 1, 0), max(x - 1, 0)
     bottom, right = min(y + h + 1, height), min(x + w + 1, width)
     inside = regions[top:bottom, left:right] == region
+    roi_top, roi_left = max(roi[0] - top, 0), max(roi[1] - left, 0)
+    in_roi = cv2.countNonZero(inside[roi_top:max(roi[2] - top, roi_top),
+                                     roi_left:max(roi[3] - left, roi_left)].view(np.uint8))
+    if in_roi < config.min_roi_overlap * area:
+        return None
     border = cv2.dilate(inside.view(np.uint8), _RING).view(bool) & ~inside
     ring = cv2.countNonZero(border.view(np.uint8))
     drivable = cv2.countNonZero((_DRIVABLE[labels[top:bottom, left:right]] & border
                                  ).view(np.uint8))
     share = drivable / ring if ring else 0.0
-    if share < min_drivable_border:
+    if share < config.min_drivable_border:
         return None
     values = uncertainty[top:bottom, left:right][inside]
-    return Component((x, y, w, h), int(stat[cv2.CC_STAT_AREA]), float(values.mean()),
-                     float(values.max()), share)
+    return Component((x, y, w, h), area, float(values.mean()), float(values.max()), share,
+                     in_roi / area)

@@ -147,6 +147,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "regions count towards the scene)", minimum=0.0, maximum=1.0),
     ParameterSpec("component_min_drivable_border", 0.5, "share of a component's outer border "
                   "that is predicted road or sidewalk", minimum=0.0, maximum=1.0),
+    ParameterSpec("component_min_roi_overlap", 0.0, "share of a component's pixels inside the "
+                  "ROI", minimum=0.0, maximum=1.0),
     ParameterSpec("reason_scene_fraction", 0.2, "reason `scene` above this fraction of the frame "
                   "uncertain outside anomaly components", minimum=0.0, maximum=1.0),
     ParameterSpec("reason_scene_mean", 1.0, "or above this mean uncertainty of the frame (1: "
@@ -157,9 +159,11 @@ FLAG_PARAMETERS = ("pixel_threshold", "scene_threshold", "raise_frames", "clear_
                    "stale_timeout_s")
 # ReasonConfig / ComponentConfig fields <- parameters (pixel_threshold and roi are shared)
 REASON_PARAMETERS = {"scene_fraction": "reason_scene_fraction", "scene_mean": "reason_scene_mean"}
-COMPONENT_PARAMETERS = {"pixel_threshold": "pixel_threshold", "min_area": "component_min_area",
+COMPONENT_PARAMETERS = {"pixel_threshold": "pixel_threshold", "roi": "roi",
+                        "min_area": "component_min_area",
                         "max_area": "component_max_area",
-                        "min_drivable_border": "component_min_drivable_border"}
+                        "min_drivable_border": "component_min_drivable_border",
+                        "min_roi_overlap": "component_min_roi_overlap"}
 
 
 def schema() -> dict:

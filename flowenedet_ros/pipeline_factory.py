@@ -31,6 +31,7 @@ def flag_config(values: dict[str, Any]) -> FlagConfig:
 def reason_config(values: dict[str, Any]) -> ReasonConfig:
     """The per-frame reason settings of parameter `values` (ParameterError when inconsistent)."""
     components = {field: values[name] for field, name in COMPONENT_PARAMETERS.items()}
+    components["roi"] = tuple(components["roi"])
     return ReasonConfig(ComponentConfig(**components),
                         **{field: values[name] for field, name in REASON_PARAMETERS.items()})
 

@@ -6,7 +6,8 @@
 # and FS Static (object expected where the frame has anomaly pixels), the 10 Cityscapes val frames
 # clean (none) and with fog, brightness, Gaussian noise at severity 3 and 5 (scene).
 #   scripts/reason-real.sh            FED=runs/fed-u (README training recipe), OUT=runs/reason-real
-# Each replay prints its reason confusion matrix; OUT/dev.md collects them.
+# The ROI is the road ahead, as for the embedded model. Each replay prints its reason confusion
+# matrix; OUT/dev.md collects them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared/data}
@@ -32,7 +33,8 @@ bag train-degraded --expect scene --data "cityscapes-c:$CS:train:fog:3@0::3" \
 bag train-pasted --data "anomaly:$OUT/paste/anomaly" --expect object
 for name in train train-degraded train-pasted; do replay $name; done
 $BIN/flowenedet calibrate --inlier $OUT/train-replay/bag --degraded $OUT/train-degraded-replay/bag \
-  --anomaly $OUT/train-pasted-replay/bag "${MODEL[@]}" --target 0.05 --out $OUT/thresholds.yaml
+  --anomaly $OUT/train-pasted-replay/bag "${MODEL[@]}" -p "roi:=[0.25,0.45,0.75,1.0]" \
+  --target 0.05 --out $OUT/thresholds.yaml
 
 # the dev sets, once, with the chosen thresholds
 bag RoadAnomaly21 --data "anomaly:$SHARED/anomaly/RoadAnomaly21" --expect object

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..bags.calibrate import calibrate, read_sequence
-from ..bags.calibrate_reason import choose_reason, read_frames
+from ..bags.calibrate_reason import FALSE_OBJECTS, choose_reason, read_frames
 from ..parameter_file import write_parameter_file
 from .model_parameters import add_parameter_arguments, parameter_values
 
@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="replayed bag of degraded driving without objects: heavy fog, "
                              "noise, glare (repeatable; for the reason's scene thresholds)")
     add_parameter_arguments(parser)
+    parser.add_argument("--false-objects", type=float, default=FALSE_OBJECTS,
+                        help="share of the frames without objects on which the reason may "
+                             f"say object (default {FALSE_OBJECTS})")
     parser.add_argument("--target", type=float, default=0.001,
                         help="flagged in-distribution frames per frame (default 0.001)")
     parser.add_argument("--out", type=Path, required=True, help="parameter file to write")
@@ -54,8 +57,9 @@ def run(args: argparse.Namespace) -> int:
         [("degraded", path) for path in args.degraded] + \
         [("anomaly", path) for path in args.anomaly]
     statistics = [frame for role, path in roles
-                  for frame in read_frames(path, role, choice.pixel_threshold, args.node)]
-    reason = choose_reason(statistics, {**values, **chosen})
+                  for frame in read_frames(path, role, choice.pixel_threshold, values["roi"],
+                                           args.node)]
+    reason = choose_reason(statistics, {**values, **chosen}, args.false_objects)
     chosen.update(reason.values)
     lines = [f"flowenedet calibrate: target <= {args.target} flagged frames per "
              f"in-distribution frame",

@@ -60,6 +60,16 @@ def test_a_component_half_on_the_road_has_half_a_drivable_border():
     assert find_components(uncertainty, labels, strict).components == ()
 
 
+def test_a_component_mostly_outside_the_roi_is_dropped_when_asked():
+    uncertainty, labels = street()
+    uncertainty[25:30, 10:18] = 0.8  # columns 10-17 of 80
+    config = ComponentConfig(min_area=0.001, roi=(0.1875, 0.0, 1.0, 1.0))  # from column 15
+    (component,) = find_components(uncertainty, labels, config).components
+    assert component.roi_overlap == pytest.approx(3 / 8)
+    strict = ComponentConfig(min_area=0.001, roi=(0.1875, 0.0, 1.0, 1.0), min_roi_overlap=0.5)
+    assert find_components(uncertainty, labels, strict).components == ()
+
+
 def test_area_limits_drop_specks_and_regions_too_large_to_be_an_object():
     uncertainty, labels = street()
     uncertainty[30, 5] = 0.9  # one pixel

@@ -19,8 +19,10 @@ from flowenedet_ros.bags.replay import FrameRecord
 from flowenedet_ros.parameter_file import default_values
 
 
-def frame(expected: str, areas=(), borders=(), uncertain: float = 0.01, mean: float = 0.05):
+def frame(expected: str, areas=(), borders=(), uncertain: float = 0.01, mean: float = 0.05,
+          rois=None):
     return FrameStatistics(expected, np.asarray(areas, float), np.asarray(borders, float),
+                           np.ones(len(areas)) if rois is None else np.asarray(rois, float),
                            uncertain, mean)
 
 
@@ -33,16 +35,18 @@ def test_split_threshold_lies_halfway_between_the_classes():
 def test_the_chosen_settings_separate_objects_scenes_and_clean_frames():
     frames = ([frame("none", [0.003], [0.9]) for _ in range(10)]  # small specks on the road
               + [frame("none", [0.03], [0.05]) for _ in range(10)]  # a facade, off the road
+              + [frame("none", [0.02], [0.9], rois=[0.1]) for _ in range(10)]  # beside the ROI
               + [frame("object", [0.02], [0.8], uncertain=0.03) for _ in range(10)]
               + [frame("scene", [0.4], [0.6], uncertain=0.45, mean=0.3) for _ in range(10)])
     choice = choose_reason(frames, default_values())
     values = choice.values
     assert 0.003 < values["component_min_area"] <= 0.02
     assert 0.05 < values["component_min_drivable_border"] <= 0.8
+    assert 0.1 < values["component_min_roi_overlap"] <= 1.0
     assert values["component_max_area"] < 0.4
     assert 0.03 < values["reason_scene_fraction"] < 0.45
     assert choice.accuracy == 1.0
-    assert choice.confusion == {"none": {"none": 20}, "object": {"object": 10},
+    assert choice.confusion == {"none": {"none": 30}, "object": {"object": 10},
                                 "scene": {"scene": 10}}
 
 
