@@ -5,7 +5,9 @@
 # frame, with synthetic objects pasted onto their road (anomaly). Then the reason on the dev sets, once: RoadAnomaly21
 # and FS Static (object expected where the frame has anomaly pixels), the 10 Cityscapes val frames
 # clean (none) and with fog, brightness, Gaussian noise at severity 3 and 5 (scene).
-#   scripts/reason-real.sh            FED=runs/fed-u (README training recipe), OUT=runs/reason-real
+#   scripts/reason-real.sh      FED=runs/fed-u (README training recipe), OUT=runs/reason-real
+#   FED= SCORE=msp OUT=runs/reason-real-msp scripts/reason-real.sh     (a baseline instead of FED)
+# The pixel threshold is fixed (PIXEL, default 0.5: more likely wrong than right), not chosen.
 # The ROI is the road ahead, as for the embedded model. Each replay prints its reason confusion
 # matrix; OUT/dev.md collects them.
 set -euo pipefail
@@ -13,10 +15,11 @@ cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared/data}
 BIN=${BIN:-.venv/bin}
 OUT=${OUT:-runs/reason-real}
-FED=${FED:-runs/fed-u}
+FED=${FED-runs/fed-u}
 CS=$SHARED/cityscapes
 MODEL=(-p backbone:=erfnet -p weights:=$SHARED/erfnet/erfnet_cityscapes.pth -p fed:=$FED
-       -p backend:=onnxruntime -p threads:=${THREADS:-2} -p artifacts_dir:=$OUT/artifacts)
+       -p score:=${SCORE:-msp} -p backend:=onnxruntime -p threads:=${THREADS:-2}
+       -p artifacts_dir:=$OUT/artifacts)
 mkdir -p $OUT
 bag() { local name=$1; shift; [ -d $OUT/$name ] || $BIN/flowenedet make-bag $OUT/$name "$@"; }
 replay() {
@@ -34,7 +37,7 @@ bag train-pasted --data "anomaly:$OUT/paste/anomaly" --expect object
 for name in train train-degraded train-pasted; do replay $name; done
 $BIN/flowenedet calibrate --inlier $OUT/train-replay/bag --degraded $OUT/train-degraded-replay/bag \
   --anomaly $OUT/train-pasted-replay/bag "${MODEL[@]}" -p "roi:=[0.25,0.45,0.75,1.0]" \
-  --target 0.05 --out $OUT/thresholds.yaml
+  -p pixel_threshold:=${PIXEL:-0.5} --fix-pixel-threshold --target 0.05 --out $OUT/thresholds.yaml
 
 # the dev sets, once, with the chosen thresholds
 bag RoadAnomaly21 --data "anomaly:$SHARED/anomaly/RoadAnomaly21" --expect object

@@ -33,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="replayed bag of degraded driving without objects: heavy fog, "
                              "noise, glare (repeatable; for the reason's scene thresholds)")
     add_parameter_arguments(parser)
+    parser.add_argument("--fix-pixel-threshold", action="store_true",
+                        help="keep pixel_threshold as given (-p pixel_threshold:=T) instead of "
+                             "choosing it for the flag's detection on the anomaly bags")
     parser.add_argument("--false-objects", type=float, default=FALSE_OBJECTS,
                         help="share of the frames without objects on which the reason may "
                              f"say object (default {FALSE_OBJECTS})")
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     values = parameter_values(args)
     inliers = [read_sequence(path, values, args.node) for path in args.inlier]
     anomalies = [read_sequence(path, values, args.node) for path in args.anomaly]
-    choice = calibrate(inliers, anomalies, values, args.target)
+    choice = calibrate(inliers, anomalies, values, args.target,
+                       fixed_pixel_threshold=args.fix_pixel_threshold)
     frames = sum(len(s.fractions) for s in inliers)
     chosen = {"pixel_threshold": choice.pixel_threshold,
               "scene_threshold": round(choice.scene_threshold, 6),
