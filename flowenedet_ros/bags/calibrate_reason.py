@@ -13,8 +13,10 @@ could become components (their area and drivable border) are read once, and
    the larger min area, then the larger min border and ROI overlap); when no setting stays within
    it, the one with the fewest;
 2. with those components, each scene statistic (uncertain fraction outside components, mean
-   uncertainty) gets the threshold with the best J between degraded frames and the others, placed
-   halfway between the two frame values it separates.
+   uncertainty) gets the threshold with the best Youden's J (degraded frames above it minus the
+   others above it) among those that at most `false_scenes` / 2 of the frames that are not
+   degraded exceed (a false `scene` may hand the vehicle over; the two statistics together stay
+   within `false_scenes`), halfway between the two frame values it separates.
 Without anomaly bags the component settings stay as given; without degraded bags the scene ones.
 """
 
@@ -39,6 +41,7 @@ from .records import DEFAULT_NODE, LABEL_KIND_KEY, image_array, output_topics, s
 MIN_AREAS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02)
 MAX_AREAS = (0.05, 0.1, 0.15, 0.2, 0.3)
 FALSE_OBJECTS = 0.05  # default share of non-object frames allowed to show a component
+FALSE_SCENES = 0.05  # default share of frames that are not degraded allowed to read scene
 MIN_BORDERS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
 MIN_ROI_OVERLAPS = (0.0, 0.2, 0.4, 0.6)
 COMPONENT_SETTINGS = ("component_min_area", "component_max_area",
@@ -127,24 +130,21 @@ def _objects(frames: list[FrameStatistics], min_area: float, max_area: float,
     return has, spread
 
 
-def youden(positive: np.ndarray, detected: np.ndarray) -> float:
-    """True-positive rate minus false-positive rate (a missing class counts as rate 0)."""
-    rates = [detected[positive].mean() if positive.any() else 0.0,
-             detected[~positive].mean() if (~positive).any() else 0.0]
-    return float(rates[0] - rates[1])
-
-
-def split_threshold(values: np.ndarray, positive: np.ndarray) -> float:
-    """The threshold t (value > t is positive) with the best J, halfway between the two values
-    it falls between."""
+def budget_threshold(values: np.ndarray, positive: np.ndarray, budget: float) -> float:
+    """The threshold t (value > t is positive) with the best J among those at most `budget` of
+    the negatives exceed, halfway between the two values it falls between."""
     ordered = np.unique(values)
-    candidates = np.concatenate([(ordered[:-1] + ordered[1:]) / 2, [ordered[-1]]])
-    scores = [youden(positive, values > t) for t in candidates]
-    return float(candidates[int(np.argmax(scores))])
+    candidates = np.concatenate([(ordered[:-1] + ordered[1:]) / 2, ordered[-1:]])
+    above = values[None, :] > candidates[:, None]
+    negative_rate = above[:, ~positive].mean(1) if (~positive).any() else np.zeros(len(above))
+    positive_rate = above[:, positive].mean(1) if positive.any() else np.zeros(len(above))
+    score = np.where(negative_rate <= budget, positive_rate - negative_rate, -np.inf)
+    return float(candidates[int(np.argmax(score))])
 
 
 def choose_reason(frames: list[FrameStatistics], values: dict,
-                  false_objects: float = FALSE_OBJECTS) -> ReasonChoice:
+                  false_objects: float = FALSE_OBJECTS, false_scenes: float = FALSE_SCENES
+                  ) -> ReasonChoice:
     """The reason parameters for these frames, starting from the node parameter `values`."""
     expected = np.asarray([f.expected for f in frames])
     chosen = dict(values)
@@ -164,9 +164,11 @@ def choose_reason(frames: list[FrameStatistics], values: dict,
     _, spread = _objects(frames, *settings)
     is_scene = expected == SCENE
     if is_scene.any():
-        chosen["reason_scene_fraction"] = round(split_threshold(spread, is_scene), 6)
+        chosen["reason_scene_fraction"] = round(
+            budget_threshold(spread, is_scene, false_scenes / 2), 6)
         means = np.asarray([f.mean for f in frames])
-        chosen["reason_scene_mean"] = round(split_threshold(means, is_scene), 6)
+        chosen["reason_scene_mean"] = round(
+            budget_threshold(means, is_scene, false_scenes / 2), 6)
     config = ReasonConfig(ComponentConfig(chosen["pixel_threshold"], *settings,
                                           roi=tuple(chosen["roi"])),
                           chosen["reason_scene_fraction"], chosen["reason_scene_mean"])

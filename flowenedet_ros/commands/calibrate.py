@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ..bags.calibrate import calibrate, read_sequence
-from ..bags.calibrate_reason import FALSE_OBJECTS, choose_reason, read_frames
+from ..bags.calibrate_reason import FALSE_OBJECTS, FALSE_SCENES, choose_reason, read_frames
 from ..parameter_file import write_parameter_file
 from .model_parameters import add_parameter_arguments, parameter_values
 
@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--false-objects", type=float, default=FALSE_OBJECTS,
                         help="share of the frames without objects on which the reason may "
                              f"say object (default {FALSE_OBJECTS})")
+    parser.add_argument("--false-scenes", type=float, default=FALSE_SCENES,
+                        help="share of the frames that are not degraded on which the reason may "
+                             f"say scene (default {FALSE_SCENES})")
     parser.add_argument("--target", type=float, default=0.001,
                         help="flagged in-distribution frames per frame (default 0.001)")
     parser.add_argument("--out", type=Path, required=True, help="parameter file to write")
@@ -63,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     statistics = [frame for role, path in roles
                   for frame in read_frames(path, role, choice.pixel_threshold, values["roi"],
                                            args.node)]
-    reason = choose_reason(statistics, {**values, **chosen}, args.false_objects)
+    reason = choose_reason(statistics, {**values, **chosen}, args.false_objects,
+                           args.false_scenes)
     chosen.update(reason.values)
     lines = [f"flowenedet calibrate: target <= {args.target} flagged frames per "
              f"in-distribution frame",

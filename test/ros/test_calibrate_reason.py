@@ -4,8 +4,8 @@ import pytest
 from flowenedet_core.errors import DataError
 from flowenedet_ros.bags.calibrate_reason import (
     FrameStatistics,
+    budget_threshold,
     choose_reason,
-    split_threshold,
 )
 from flowenedet_ros.bags.make_bag import BagLayout, Frame, expect_reason, write_bag
 from flowenedet_ros.bags.reader import BagSource
@@ -26,10 +26,14 @@ def frame(expected: str, areas=(), borders=(), uncertain: float = 0.01, mean: fl
                            uncertain, mean)
 
 
-def test_split_threshold_lies_halfway_between_the_classes():
+def test_the_budget_threshold_separates_with_a_margin_or_keeps_the_budget():
     values = np.array([0.01, 0.02, 0.03, 0.30, 0.40])
     positive = np.array([False, False, False, True, True])
-    assert split_threshold(values, positive) == pytest.approx(0.165)
+    assert budget_threshold(values, positive, 0.5) == pytest.approx(0.165)  # separable
+    overlapping = np.concatenate([np.arange(1, 21) / 100, [0.195, 0.25, 0.30]])
+    positive = np.arange(23) >= 20  # 20 negatives 0.01-0.20; one positive inside their range
+    assert budget_threshold(overlapping, positive, 0.1) == pytest.approx(0.1925)  # 0.20 above
+    assert budget_threshold(overlapping, positive, 0.0) == pytest.approx(0.225)  # none above
 
 
 def test_the_chosen_settings_separate_objects_scenes_and_clean_frames():
