@@ -87,6 +87,7 @@ class FlowenedetNode(Node):
         self.stats = FrameStats()
         self.errors = ErrorLog(self.get_logger())
         self._lock = threading.Lock()
+        self._flag_lock = threading.Lock()
 
         self.segmentation_pub = self.create_publisher(Image, "~/segmentation", OUTPUT_QOS)
         self.color_pub = self.create_publisher(Image, "~/segmentation/color", OUTPUT_QOS)
@@ -169,10 +170,11 @@ class FlowenedetNode(Node):
             self.stats.reason = reason_values(reason, components, prediction.labels.shape)
 
     def _publish_flag(self, raised: bool, reason: str) -> None:
-        """The flag, then its reason: a subscriber pairs each reason with the Bool before it
-        (std_msgs/String has no header; both come from this one thread, in order)."""
-        self.flag_pub.publish(Bool(data=raised))
-        self.reason_pub.publish(String(data=reason))
+        """The flag, then its reason, as one pair (the worker and the stale check both publish):
+        a subscriber pairs each reason with the Bool before it (std_msgs/String has no header)."""
+        with self._flag_lock:
+            self.flag_pub.publish(Bool(data=raised))
+            self.reason_pub.publish(String(data=reason))
 
     def _fail(self, message: str) -> None:
         self.errors.error(message)
