@@ -38,7 +38,8 @@ demo: venv
 	$(BIN)/flowenedet demo --out runs/demo
 
 # Reproduces $(EMBEDDED) (README "The embedded model"): synthetic streets, the small backbone,
-# FED-U and FED-C on it, and the scene-flag thresholds (about 20 minutes on 2 CPU cores).
+# FED-U and FED-C on it, and the scene-flag and reason thresholds (about 20 minutes on 2 CPU
+# cores).
 embedded-model: venv
 	rm -rf $(WORK)
 	$(BIN)/flowenedet synth --out $(WORK)/synth --train 600 --val 60 --anomaly 0 --seed 0
@@ -49,9 +50,13 @@ embedded-model: venv
 	for v in fed-u fed-c; do mkdir -p $(EMBEDDED)/$$v && cp $(WORK)/$$v/fed.json $(WORK)/$$v/fed.safetensors $(EMBEDDED)/$$v/; done
 	$(BIN)/flowenedet make-drive $(WORK)/inlier-drive --stretch clear:150 --stretch fog:100:0.3 --stretch clear:150 --seed 11
 	$(BIN)/flowenedet make-drive $(WORK)/anomaly-drive --stretch anomaly:30:1 --stretch anomaly:30:2 --stretch clear:20 --stretch anomaly:30:1 --seed 12
+	$(BIN)/flowenedet make-drive $(WORK)/degraded-drive --stretch fog:60:0.9 --stretch noise:40:0.9 --stretch night:40:0.9 --seed 13
+	$(BIN)/flowenedet make-drive $(WORK)/object-drive --stretch anomaly:30:2 --stretch clear:10 --stretch anomaly:30:2 --stretch clear:10 --stretch anomaly:30:2 --seed 14
 	$(BIN)/flowenedet replay $(WORK)/inlier-drive --out $(WORK)/inlier-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
 	$(BIN)/flowenedet replay $(WORK)/anomaly-drive --out $(WORK)/anomaly-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
-	$(BIN)/flowenedet calibrate --inlier $(WORK)/inlier-replay/bag --anomaly $(WORK)/anomaly-replay/bag -p "roi:=$(ROAD_AHEAD)" --target 0.01 --out $(EMBEDDED)/thresholds.yaml
+	$(BIN)/flowenedet replay $(WORK)/degraded-drive --out $(WORK)/degraded-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
+	$(BIN)/flowenedet replay $(WORK)/object-drive --out $(WORK)/object-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
+	$(BIN)/flowenedet calibrate --inlier $(WORK)/inlier-replay/bag --anomaly $(WORK)/anomaly-replay/bag --anomaly $(WORK)/object-replay/bag --degraded $(WORK)/degraded-replay/bag -p "roi:=$(ROAD_AHEAD)" --target 0.01 --out $(EMBEDDED)/thresholds.yaml
 
 # FED on the real backbones (README "FED on real data"; CPU hours, not part of `make test`):
 # the recipe study on a hold-out of the train frames, then the chosen recipes trained on all of

@@ -5,7 +5,9 @@
 2. start the real node process with the embedded model on onnxruntime and the shipped thresholds;
 3. play the bag into it live and record its outputs;
 4. replay the same bag offline for the report, check that the live outputs equal it, and print a
-   short summary: frames, latency, where the flag rose and cleared, AP on the drive.
+   short summary: frames, latency, where the flag rose and cleared, the reason on each stretch
+   (the most frequent per-frame reason, which must be the stretch's expected one), AP on the
+   drive.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,7 @@ class StretchVerdict:
     first: int  # frame index of its first frame
     raised: list[bool]  # the flag on each of its frames
     carried: bool  # the flag was up when the stretch began
+    reasons: list[str]  # the reason of each of its frames
 
     @property
     def rose_after(self) -> int | None:
@@ -61,6 +65,20 @@ class StretchVerdict:
             count += up and not previous
             previous = up
         return count
+
+    @property
+    def reason(self) -> str:
+        """The stretch's most frequent reason."""
+        return Counter(self.reasons).most_common(1)[0][0]
+
+    @property
+    def reason_ok(self) -> bool:
+        return self.reason == self.stretch.expected_reason
+
+    def describe_reason(self) -> str:
+        share = self.reasons.count(self.reason) / len(self.reasons)
+        return (f"{self.stretch.name} {self.reason} ({share:.0%})"
+                + ("" if self.reason_ok else f" WRONG, expected {self.stretch.expected_reason}"))
 
     @property
     def ok(self) -> bool:
@@ -97,10 +115,11 @@ def demo_parameters(out: Path, variant: str) -> Path:
 
 def write_drive(path: Path, seed: int, stretches: tuple[Stretch, ...] = DEMO_DRIVE,
                 storage: str = "mcap") -> list[int]:
-    """A synthetic drive as a bag, anomaly masks as labels; returns the first frame index of
-    each stretch."""
-    frames = (Frame(f"{index:04d}", frame.image, frame.anomaly)
-              for index, (_, frame) in enumerate(drive(stretches, seed)))
+    """A synthetic drive as a bag, anomaly masks as labels, each stretch's expected reason in
+    its custom_data; returns the first frame index of each stretch."""
+    frames = (Frame(f"{index:04d}", frame.image, frame.anomaly,
+                    stretches[stretch].expected_reason)
+              for index, (stretch, frame) in enumerate(drive(stretches, seed)))
     lengths = [stretch.frames for stretch in stretches]
     write_bag(frames, sum(lengths), path, BagLayout(rate_hz=RATE_HZ, storage=storage),
               "anomaly", START_NS, progress=False)
@@ -138,9 +157,9 @@ def run_node(params: Path, bag: Path, recording: Path, log: Path) -> None:
                 result.recorded["segmentation"])
 
 
-def verdicts(raised: list[bool], starts: list[int]) -> list[StretchVerdict]:
+def verdicts(raised: list[bool], reasons: list[str], starts: list[int]) -> list[StretchVerdict]:
     return [StretchVerdict(stretch, first, raised[first:first + stretch.frames],
-                           first > 0 and raised[first - 1])
+                           first > 0 and raised[first - 1], reasons[first:first + stretch.frames])
             for stretch, first in zip(DEMO_DRIVE, starts, strict=True)]
 
 
@@ -161,8 +180,9 @@ def run_demo(out: Path, variant: str = "fed-u", seed: int = 0) -> tuple[list[str
     same = compare_outputs(out / "replay" / "bag", out / "live")
     summary = result.summary
     raised = [record.raised for record in result.records]
-    checks = verdicts(raised, starts)
+    checks = verdicts(raised, [record.frame_reason for record in result.records], starts)
     flag_text = "; ".join(v.describe() for v in checks)
+    reason_text = "; ".join(v.describe_reason() for v in checks)
     metrics, latency = summary["metrics"], summary["latency_ms"]
     lines = [
         f"frames: {summary['frames']['served']} of the drive served offline; live node answered "
@@ -172,8 +192,10 @@ def run_demo(out: Path, variant: str = "fed-u", seed: int = 0) -> tuple[list[str
         f"latency: mean {latency['mean']:.1f} ms, p99 {latency['p99']:.1f} ms per frame "
         f"({summary['backend']}, {variant.upper()} on the embedded erfnet-tiny)",
         f"flag: {flag_text}",
+        f"reason: {reason_text} (reason accuracy over the drive's frames "
+        f"{summary['reason']['accuracy']:.0%})",
         f"AP on the drive: {metrics['ap']:.2f} % (AUROC {metrics['auroc']:.2f} %, anomaly "
         f"pixels of {metrics['frames']} frames)",
         f"report: {page} (done in {time.monotonic() - started:.0f} s)",
     ]
-    return lines, all(v.ok for v in checks)
+    return lines, all(v.ok and v.reason_ok for v in checks)

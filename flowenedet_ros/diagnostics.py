@@ -3,8 +3,10 @@ status from the same counters."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from .anomaly_components import Components
+from .frame_reason import INPUT
 from .scene_flag import REASON_STALE, FlagState
 
 # diagnostic_msgs/DiagnosticStatus levels
@@ -18,6 +20,31 @@ class FrameStats:
     last_latency_ms: float = float("nan")
     last_error: str = ""
     last_error_time: float = -1.0
+    reason: dict[str, object] = field(default_factory=lambda: reason_values(INPUT, None,
+                                                                             (1, 1)))
+
+
+def scaled_box(box: tuple[int, int, int, int], model_shape: tuple[int, int],
+               frame_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A model-size box (x, y, width, height) in the frame's pixels."""
+    scale_y, scale_x = frame_shape[0] / model_shape[0], frame_shape[1] / model_shape[1]
+    x, y, width, height = box
+    left, top = round(x * scale_x), round(y * scale_y)
+    return (left, top, max(round((x + width) * scale_x) - left, 1),
+            max(round((y + height) * scale_y) - top, 1))
+
+
+def reason_values(reason: str, components: Components | None,
+                  frame_shape: tuple[int, int]) -> dict[str, object]:
+    """The reason's diagnostics key values: the word, the component count, and the largest
+    component's area (fraction of the frame) and box (x y width height in frame pixels)."""
+    found = components.components if components is not None else ()
+    largest = found[0] if found else None
+    box = "" if largest is None else " ".join(map(str, scaled_box(
+        largest.box, components.labels.shape, frame_shape)))
+    area = 0.0 if largest is None else largest.area / components.frame_pixels
+    return {"reason": reason, "components": len(found),
+            "largest_component_area": f"{area:.5f}", "largest_component_box": box}
 
 
 def diagnostic_status(state: FlagState, stats: FrameStats, dropped: int, backend: str,
@@ -37,4 +64,6 @@ def diagnostic_status(state: FlagState, stats: FrameStats, dropped: int, backend
               "latency_ms": f"{stats.last_latency_ms:.1f}", "frames": stats.frames,
               "dropped_frames": dropped, "failed_frames": stats.failures,
               "backend": backend, "last_error": stats.last_error}
+    values.update(reason_values(INPUT, None, (1, 1)) if state.reason == REASON_STALE
+                  else stats.reason)
     return level, text, values

@@ -225,13 +225,14 @@ def _check_size(height: int, width: int, max_pixels: int) -> None:
 
 # the encodings the node publishes -> (bytes per pixel, numpy dtype, channels)
 OUTPUT_ENCODINGS: dict[str, tuple[int, str, int]] = {
-    "mono8": (1, "u1", 1), "rgb8": (3, "u1", 3), "32FC1": (4, "<f4", 1)}
+    "mono8": (1, "u1", 1), "rgb8": (3, "u1", 3), "32FC1": (4, "<f4", 1),
+    "mono16": (2, "<u2", 1)}
 
 
 def image_to_array(encoding: str, height: int, width: int, step: int,
                    data: bytes | memoryview, is_bigendian: int = 0) -> np.ndarray:
-    """An output Image's fields (mono8 labels or masks, rgb8, 32FC1 uncertainty) -> (H, W) or
-    (H, W, 3) array: the inverse of `array_to_image_fields`."""
+    """An output Image's fields (mono8 labels or masks, rgb8, 32FC1 uncertainty, mono16
+    instances) -> (H, W) or (H, W, 3) array: the inverse of `array_to_image_fields`."""
     if encoding not in OUTPUT_ENCODINGS:
         raise ImageConversionError(f"expected one of {', '.join(OUTPUT_ENCODINGS)}, "
                                    f"got {encoding!r}")
@@ -263,7 +264,8 @@ def _unpack(encoding: str, height: int, width: int, step: int, data: bytes | mem
 
 
 def array_to_image_fields(array: np.ndarray) -> tuple[str, int, int, int, bytes]:
-    """(H, W) uint8 -> mono8, (H, W, 3) uint8 -> rgb8, (H, W) float32 -> 32FC1:
+    """(H, W) uint8 -> mono8, (H, W, 3) uint8 -> rgb8, (H, W) float32 -> 32FC1,
+    (H, W) uint16 -> mono16:
     (encoding, height, width, step, data), rows unpadded, little endian."""
     if array.dtype == np.uint8 and array.ndim == 2:
         encoding = "mono8"
@@ -272,6 +274,9 @@ def array_to_image_fields(array: np.ndarray) -> tuple[str, int, int, int, bytes]
     elif array.dtype == np.float32 and array.ndim == 2:
         encoding = "32FC1"
         array = array.astype("<f4", copy=False)
+    elif array.dtype == np.uint16 and array.ndim == 2:
+        encoding = "mono16"
+        array = array.astype("<u2", copy=False)
     else:
         raise ImageConversionError(f"no image encoding for a {array.dtype} array of shape "
                                    f"{array.shape}")

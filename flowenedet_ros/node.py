@@ -1,6 +1,6 @@
-"""`flowenedet_node`: camera image in; segmentation, uncertainty, OOD mask, scene flag and
-diagnostics out. The algorithm lives in flowenedet_core (Pipeline) and scene_flag; this module
-only wires them to ROS."""
+"""`flowenedet_node`: camera image in; segmentation, uncertainty, OOD mask, scene flag, its
+reason, anomaly instances and diagnostics out. The algorithm lives in flowenedet_core (Pipeline),
+scene_flag and frame_reason; this module only wires them to ROS."""
 
 from __future__ import annotations
 
@@ -22,18 +22,19 @@ from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 
 from flowenedet_core.errors import FlowenedetError
 
-from .diagnostics import FrameStats, diagnostic_status
+from .diagnostics import FrameStats, diagnostic_status, reason_values
 from .errors import ParameterError
+from .frame_reason import INPUT, frame_reason
 from .frame_worker import LatestFrameWorker
 from .image_conversion import describe_message, message_to_rgb
 from .messages import diagnostic_array, image_message
-from .output_images import colorize, ood_mask
+from .output_images import colorize, ood_mask, resize_instances
 from .parameters import BY_NAME, PARAMETERS, ParameterSpec
-from .pipeline_factory import create_pipeline, flag_config, flag_values
+from .pipeline_factory import create_pipeline, flag_config, flag_values, reason_config
 from .scene_flag import REASON_STALE, SceneFlag
 
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -82,17 +83,21 @@ class FlowenedetNode(Node):
         self.values = {spec.name: spec.validate(self.get_parameter(spec.name).value)
                        for spec in PARAMETERS}
         self.flag = SceneFlag(flag_config(self.values), time.monotonic())
+        self.reason_config = reason_config(self.values)
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.pipeline = create_pipeline(self.values)
         self.stats = FrameStats()
         self.errors = ErrorLog(self.get_logger())
         self._lock = threading.Lock()
+        self._flag_lock = threading.Lock()
 
         self.segmentation_pub = self.create_publisher(Image, "~/segmentation", OUTPUT_QOS)
         self.color_pub = self.create_publisher(Image, "~/segmentation/color", OUTPUT_QOS)
         self.uncertainty_pub = self.create_publisher(Image, "~/uncertainty", OUTPUT_QOS)
         self.ood_pub = self.create_publisher(Image, "~/ood_mask", OUTPUT_QOS)
         self.flag_pub = self.create_publisher(Bool, "~/low_confidence", OUTPUT_QOS)
+        self.reason_pub = self.create_publisher(String, "~/low_confidence/reason", OUTPUT_QOS)
+        self.instances_pub = self.create_publisher(Image, "~/ood_instances", OUTPUT_QOS)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
         self.worker = LatestFrameWorker(self.process_frame)
         image_qos = QoSProfile(depth=self.values["qos_depth"],
@@ -123,11 +128,12 @@ class FlowenedetNode(Node):
                 if spec is None:
                     continue  # rclpy's own (use_sim_time, qos overrides)
                 updated[parameter.name] = spec.validate(parameter.value)
+            reasons = reason_config(updated)  # validates the component settings together
             self.flag.reconfigure(**flag_values(updated))  # validates; keeps old on error
         except ParameterError as error:
             self.get_logger().warning(f"parameter change rejected: {error}")
             return SetParametersResult(successful=False, reason=str(error))
-        self.values = updated
+        self.values, self.reason_config = updated, reasons
         return SetParametersResult(successful=True)
 
     def image_callback(self, message: Image | CompressedImage) -> None:
@@ -155,19 +161,33 @@ class FlowenedetNode(Node):
             threshold = self.values["pixel_threshold"]
             self.ood_pub.publish(image_message(ood_mask(prediction.uncertainty, threshold),
                                                header))
+        reason, components = frame_reason(prediction.model_uncertainty,
+                                          prediction.model_labels, self.reason_config)
+        if self.values["publish_ood_instances"] and self.instances_pub.get_subscription_count():
+            self.instances_pub.publish(image_message(
+                resize_instances(components.instances(), prediction.labels.shape), header))
         now = time.monotonic()
         state = self.flag.update(prediction.uncertainty, now)
-        self.flag_pub.publish(Bool(data=state.raised))
+        self._publish_flag(state.raised, reason)
         with self._lock:
             self.stats.frames += 1
             self.stats.last_latency_ms = (now - received) * 1e3
+            self.stats.reason = reason_values(reason, components, prediction.labels.shape)
+
+    def _publish_flag(self, raised: bool, reason: str) -> None:
+        """The flag, then its reason, as one pair (the worker and the stale check both publish):
+        a subscriber pairs each reason with the Bool before it (std_msgs/String has no header)."""
+        with self._flag_lock:
+            self.flag_pub.publish(Bool(data=raised))
+            self.reason_pub.publish(String(data=reason))
 
     def _fail(self, message: str) -> None:
         self.errors.error(message)
         now = time.monotonic()
         state = self.flag.fail(message, now)
-        self.flag_pub.publish(Bool(data=state.raised))
+        self._publish_flag(state.raised, INPUT)
         with self._lock:
+            self.stats.reason = reason_values(INPUT, None, (1, 1))
             self.stats.failures += 1
             self.stats.last_error, self.stats.last_error_time = message, now
 
@@ -175,7 +195,7 @@ class FlowenedetNode(Node):
         now = time.monotonic()
         state = self.flag.state(now)
         if state.reason == REASON_STALE:
-            self.flag_pub.publish(Bool(data=True))  # silence must not read as "all fine"
+            self._publish_flag(True, INPUT)  # silence must not read as "all fine"
         self._report_silence(now)
         with self._lock:
             stats = FrameStats(**self.stats.__dict__)

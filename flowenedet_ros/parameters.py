@@ -150,10 +150,32 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "fractions of width and height", minimum=0.0, maximum=1.0),
     ParameterSpec("stale_timeout_s", 1.0, "no frame for this long raises the flag",
                   minimum=0.01, maximum=3600.0),
+    # the reason of each frame: anomaly components and scene-wide uncertainty (live, validated)
+    ParameterSpec("publish_ood_instances", True,
+                  "publish ~/ood_instances (mono16 anomaly-component ids, 0 = none)"),
+    ParameterSpec("component_min_area", 0.0005, "an anomaly component covers at least this "
+                  "fraction of the frame", minimum=0.0, maximum=1.0),
+    ParameterSpec("component_max_area", 0.1, "and at most this fraction (larger uncertain "
+                  "regions count towards the scene)", minimum=0.0, maximum=1.0),
+    ParameterSpec("component_min_drivable_border", 0.5, "share of a component's outer border "
+                  "that is predicted road or sidewalk", minimum=0.0, maximum=1.0),
+    ParameterSpec("component_min_roi_overlap", 0.0, "share of a component's pixels inside the "
+                  "ROI", minimum=0.0, maximum=1.0),
+    ParameterSpec("reason_scene_fraction", 0.2, "reason `scene` above this fraction of the frame "
+                  "uncertain outside anomaly components", minimum=0.0, maximum=1.0),
+    ParameterSpec("reason_scene_mean", 1.0, "or above this mean uncertainty of the frame (1: "
+                  "off)", minimum=0.0, maximum=1.0),
 )
 BY_NAME = {spec.name: spec for spec in PARAMETERS}
 FLAG_PARAMETERS = ("pixel_threshold", "scene_threshold", "raise_frames", "clear_frames", "roi",
                    "stale_timeout_s")
+# ReasonConfig / ComponentConfig fields <- parameters (pixel_threshold and roi are shared)
+REASON_PARAMETERS = {"scene_fraction": "reason_scene_fraction", "scene_mean": "reason_scene_mean"}
+COMPONENT_PARAMETERS = {"pixel_threshold": "pixel_threshold", "roi": "roi",
+                        "min_area": "component_min_area",
+                        "max_area": "component_max_area",
+                        "min_drivable_border": "component_min_drivable_border",
+                        "min_roi_overlap": "component_min_roi_overlap"}
 
 
 def schema() -> dict:

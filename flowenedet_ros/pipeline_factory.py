@@ -10,8 +10,10 @@ from flowenedet_core.export.model_spec import ModelSpec
 from flowenedet_core.runtime.pipeline import GpuOptions, Pipeline
 from flowenedet_core.tta import SINGLE_SCALE
 
+from .anomaly_components import ComponentConfig
 from .errors import ParameterError
-from .parameters import FLAG_PARAMETERS
+from .frame_reason import ReasonConfig
+from .parameters import COMPONENT_PARAMETERS, FLAG_PARAMETERS, REASON_PARAMETERS
 from .scene_flag import FlagConfig
 
 
@@ -26,21 +28,28 @@ def flag_config(values: dict[str, Any]) -> FlagConfig:
     return FlagConfig(**flag_values(values))
 
 
-def gpu_options(values: dict[str, Any], model_outputs: bool = False) -> GpuOptions:
+def gpu_options(values: dict[str, Any]) -> GpuOptions:
     """How torch runs on a CUDA GPU: `gpu_mode`, `camera_size`, `parity_images`."""
     return GpuOptions(values["gpu_mode"],
                       tuple(values["camera_size"]) if all(values["camera_size"]) else None,
                       Path(values["parity_images"]).expanduser()
-                      if values["parity_images"] else None,
-                      model_outputs=model_outputs)
+                      if values["parity_images"] else None)
 
 
-def create_pipeline(values: dict[str, Any], model_outputs: bool = False) -> Pipeline:
+def reason_config(values: dict[str, Any]) -> ReasonConfig:
+    """The per-frame reason settings of parameter `values` (ParameterError when inconsistent)."""
+    components = {field: values[name] for field, name in COMPONENT_PARAMETERS.items()}
+    components["roi"] = tuple(components["roi"])
+    return ReasonConfig(ComponentConfig(**components),
+                        **{field: values[name] for field, name in REASON_PARAMETERS.items()})
+
+
+def create_pipeline(values: dict[str, Any]) -> Pipeline:
     """The model the parameters name: `onnx`, or `backbone` + `weights` (+ `fed` / `score`,
-    `tta_scales`). `model_outputs`: predictions keep the model-size maps (label metrics)."""
+    `tta_scales`)."""
     common = {"backend": values["backend"], "threads": values["threads"] or None,
               "artifacts": Path(values["artifacts_dir"]).expanduser(),
-              "engine": values["engine"] or None, "gpu": gpu_options(values, model_outputs)}
+              "engine": values["engine"] or None, "gpu": gpu_options(values)}
     tta_scales = tuple(values["tta_scales"])
     if values["onnx"]:
         if tta_scales != SINGLE_SCALE:

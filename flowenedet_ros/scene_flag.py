@@ -56,12 +56,18 @@ class FlagState:
     uncertain_fraction: float  # of the last frame; NaN before the first one
 
 
-def uncertain_fraction(uncertainty: np.ndarray, config: FlagConfig) -> float:
-    """Fraction of ROI pixels above `pixel_threshold` (the ROI keeps at least one pixel)."""
-    height, width = uncertainty.shape
-    x0, y0, x1, y1 = config.roi
+def roi_box(roi: tuple[float, float, float, float], height: int, width: int
+            ) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right) pixel bounds of a fractional ROI (at least one pixel)."""
+    x0, y0, x1, y1 = roi
     top, left = min(int(y0 * height), height - 1), min(int(x0 * width), width - 1)
     bottom, right = max(int(np.ceil(y1 * height)), top + 1), max(int(np.ceil(x1 * width)), left + 1)
+    return top, left, bottom, right
+
+
+def uncertain_fraction(uncertainty: np.ndarray, config: FlagConfig) -> float:
+    """Fraction of ROI pixels above `pixel_threshold` (the ROI keeps at least one pixel)."""
+    top, left, bottom, right = roi_box(config.roi, *uncertainty.shape)
     region = uncertainty[top:bottom, left:right]
     return float(np.count_nonzero(region > config.pixel_threshold)) / region.size
 

@@ -21,14 +21,16 @@ from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 
 from flowenedet_ros.image_conversion import rgb_to_compressed
 
 REPO = Path(__file__).resolve().parents[1]
 NODE = "/flowenedet_node"
 OUTPUTS = {"segmentation": Image, "segmentation/color": Image, "uncertainty": Image,
-           "ood_mask": Image, "low_confidence": Bool}
+           "ood_mask": Image, "low_confidence": Bool, "low_confidence/reason": String,
+           "ood_instances": Image}
+HEADERLESS = ("low_confidence", "low_confidence/reason")  # Bool / String: matched by order
 STARTUP_S = 90.0  # python + torch + onnxruntime imports, ONNX export on 2 busy cores
 _DOMAINS = itertools.count(100 + os.getpid() % 50)
 
@@ -184,19 +186,19 @@ def serve(client: Client, message: Image, outputs=("segmentation", "uncertainty"
                                                    "low_confidence")) -> dict:
     """Send one frame and wait until each output for its header has arrived."""
     def arrived(topic):
-        if topic == "low_confidence":
+        if topic in HEADERLESS:
             return len(client.messages(topic)) > 0
         return [m for m in client.messages(topic) if m.header == message.header]
 
     client.clear()
     client.image_pub.publish(message)
     wait_for(lambda: all(arrived(t) for t in outputs), 30, f"outputs of {message.header}")
-    return {topic: (client.messages(topic)[-1] if topic == "low_confidence"
+    return {topic: (client.messages(topic)[-1] if topic in HEADERLESS
                     else arrived(topic)[0]) for topic in outputs}
 
 
 def as_array(message: Image) -> np.ndarray:
-    dtype = np.float32 if message.encoding == "32FC1" else np.uint8
+    dtype = {"32FC1": np.float32, "mono16": np.uint16}.get(message.encoding, np.uint8)
     channels = 3 if message.encoding == "rgb8" else 1
     array = np.frombuffer(bytes(message.data), dtype=dtype)
     return array.reshape(message.height, message.width, channels).squeeze(-1) \

@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_tta_argument(parser, "every score")
     parser.add_argument("--open-threshold", action="append", default=[], type=parse_assignment,
                         help="SCORE=T: open-mIoU with this score threshold, chosen on other data")
+    parser.add_argument("--components", action="store_true",
+                        help="also SegmentMeIfYouCan's component-level metrics on anomaly "
+                             "folders: sIoU, PPV, mean F1 (at each score's best-F1 threshold)")
     parser.add_argument("--mc-samples", type=int, default=8, help="MC-dropout passes")
     parser.add_argument("--json", type=Path, default=None, help="write results JSON here")
     parser.add_argument("--plots", type=Path, default=None, help="write ROC/PR PNGs here")
@@ -92,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                           boundary_smoothing=args.boundary_smoothing,
                           gaussian_smoothing=args.gaussian_smoothing, tta_scales=args.tta,
                           open_thresholds={k: float(v) for k, v in args.open_threshold},
-                          mc_samples=args.mc_samples)
+                          mc_samples=args.mc_samples, components=args.components)
     results = evaluate(loaded.model, datasets, scores, statistics, options=options)
     print(markdown_table(results))
     meta = {"backbone": args.backbone, "weights_sha256": loaded.info.weights_sha256,

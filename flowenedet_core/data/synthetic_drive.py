@@ -22,7 +22,20 @@ class Stretch:
     @property
     def expect_flag(self) -> bool:
         """Should a good detector raise the low-confidence flag here?"""
-        return self.anomalies > 0 or (self.shift is not None and self.severity >= 0.8)
+        return self.anomalies > 0 or self.degraded
+
+    @property
+    def degraded(self) -> bool:
+        """Weather or sensor trouble heavy enough to collapse segmentation."""
+        return self.shift is not None and self.severity >= 0.8
+
+    @property
+    def expected_reason(self) -> str:
+        """What a frame of this stretch should be flagged as: object, scene, object+scene or
+        none (the words of flowenedet_ros.frame_reason)."""
+        if self.anomalies > 0:
+            return "object+scene" if self.degraded else "object"
+        return "scene" if self.degraded else "none"
 
 
 # The demo drive: flag down on the clear and light-fog stretches, up on the anomaly stretches and

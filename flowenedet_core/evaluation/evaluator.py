@@ -6,6 +6,11 @@ ignored, images without anomaly pixels skipped (the SegmentMeIfYouCan / course p
 Cityscapes folders (misclassification detection, IDM): logits upsampled bilinearly to the label
 size, positive = wrong argmax, void ignored; also mIoU and, for scores given a threshold, open-mIoU.
 
+With `components`, anomaly folders also get SegmentMeIfYouCan's component-level metrics (sIoU,
+PPV, mean F1; metrics/components.py) at each score's pooled best-F1 pixel threshold: the score maps
+are kept (float16) until the dataset's threshold is known, and the benchmark's component size
+limits are scaled from each image's own resolution to the evaluation resolution.
+
 Multi-scale test-time augmentation runs the backbone again at each extra scale of the input size,
 computes every score there as at scale 1 (at the evaluation resolution) and averages the scales;
 the prediction (argmax, mIoU, IDM positives, predicted boundaries) is scale 1's. Boundary
@@ -25,6 +30,12 @@ from ..backbones.base import Backbone, upsample_to
 from ..data.datasets import LabelledFolder
 from ..data.transforms import resize_label
 from ..fed.statistics import SMLStatistics
+from ..metrics.components import (
+    ANOMALY_TRACK_SIZES,
+    ComponentAccumulator,
+    ComponentMetrics,
+    scaled_sizes,
+)
 from ..metrics.ranking import DEFAULT_BITS, RankingAccumulator, RankingMetrics
 from ..metrics.segmentation import ConfusionMatrix, open_set_maps
 from ..postprocess import gaussian_smooth, suppress_boundaries
@@ -44,6 +55,7 @@ class EvalOptions:
     tta_scales: tuple[float, ...] = SINGLE_SCALE  # test-time scales of input_size, 1.0 first
     open_thresholds: dict[str, float] = field(default_factory=dict)  # score -> open-mIoU threshold
     bits: int = DEFAULT_BITS  # histogram resolution of the ranking metrics
+    components: bool = False  # also SegmentMeIfYouCan's component metrics (anomaly folders)
     mc_samples: int = 8
 
 
@@ -59,6 +71,7 @@ class DatasetResult:
     miou: float | None = None
     pixel_accuracy: float | None = None
     open_miou: dict[str, float] = field(default_factory=dict)
+    components: dict[str, ComponentMetrics] = field(default_factory=dict)
 
 
 class DatasetEvaluation:
@@ -73,12 +86,19 @@ class DatasetEvaluation:
         self.confusion = ConfusionMatrix(num_classes)
         self.open_confusion = {name: ConfusionMatrix(num_classes + 1)
                                for name in options.open_thresholds}
+        # (label, float16 score maps, component size limits) per image, for the components
+        self.kept: list[tuple[np.ndarray, dict[str, np.ndarray], tuple[int, int]]] = []
 
     def add(self, maps: dict[str, np.ndarray], positive: np.ndarray, valid: np.ndarray,
-            prediction: np.ndarray, label: np.ndarray) -> None:
+            prediction: np.ndarray, label: np.ndarray, native_pixels: int = 0) -> None:
         for name, scores in maps.items():
             self.pooled[name].update(scores, positive, valid)
         if self.result.kind != "cityscapes":
+            if self.options.components:
+                sizes = scaled_sizes(ANOMALY_TRACK_SIZES, native_pixels or label.size,
+                                     label.size)
+                self.kept.append((label, {name: scores.astype(np.float16)
+                                          for name, scores in maps.items()}, sizes))
             return
         self.confusion.update(prediction, label)
         has_both = positive[valid].any() and not positive[valid].all()
@@ -93,6 +113,13 @@ class DatasetEvaluation:
                     prediction, label, scores, self.options.open_thresholds[name], num_classes)
                 self.open_confusion[name].update(open_prediction, open_target)
 
+    def _components(self, name: str, pooled: RankingAccumulator) -> ComponentMetrics:
+        threshold = pooled.best_f1_threshold()
+        accumulator = ComponentAccumulator()
+        for label, maps, sizes in self.kept:
+            accumulator.update(maps[name].astype(np.float32) > threshold, label, sizes)
+        return accumulator.compute(threshold)
+
     def finish(self) -> DatasetResult:
         result = self.result
         for name, accumulator in self.pooled.items():
@@ -102,6 +129,8 @@ class DatasetEvaluation:
                 result.per_image[name] = {
                     key: float(np.mean([getattr(m, key) for m in self.per_image[name]]))
                     for key in ("ap", "auroc", "fpr95")}
+            if self.kept:
+                result.components[name] = self._components(name, accumulator)
         if result.kind == "cityscapes":
             result.miou = self.confusion.miou()
             result.pixel_accuracy = self.confusion.pixel_accuracy()
@@ -172,7 +201,7 @@ def evaluate(backbone: Backbone, datasets: list[LabelledFolder], scores: list[Sc
             prediction_np = prediction[0].cpu().numpy()
             valid = label != 255
             positive = (label == 1) if dataset.kind == "anomaly" else (prediction_np != label)
-            evaluation.add(maps, positive, valid, prediction_np, label)
+            evaluation.add(maps, positive, valid, prediction_np, label, sample.label.size)
             evaluation.result.images += 1
         results.append(evaluation.finish())
         LOGGER.info("%s: %d images evaluated, %d skipped without anomaly pixels",

@@ -24,6 +24,8 @@ def results_to_json(results: list[DatasetResult], meta: dict | None = None) -> d
                 entry[name]["per_image_mean"] = result.per_image[name]
             if name in result.open_miou:
                 entry[name]["open_miou"] = result.open_miou[name]
+            if name in result.components:
+                entry[name]["components"] = result.components[name].as_dict()
         if result.miou is not None:
             entry["miou"] = result.miou
             entry["pixel_accuracy"] = result.pixel_accuracy
@@ -51,6 +53,14 @@ def markdown_table(results: list[DatasetResult]) -> str:
             m = result.metrics.get(name)
             cells.append("-" if m is None else f"{m.ap:.2f} / {m.auroc:.2f} / {m.fpr95:.2f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    with_components = [r for r in results if r.components]
+    if with_components:
+        lines += ["", "| sIoU / PPV / mean F1 % (components) | " + " | ".join(
+            r.name for r in with_components) + " |", "|---" * (len(with_components) + 1) + "|"]
+        for name in score_names:
+            cells = [f"{c.siou:.2f} / {c.ppv:.2f} / {c.mean_f1:.2f}"
+                     if (c := r.components.get(name)) else "-" for r in with_components]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for result in results:
         if result.miou is not None:
             lines.append(f"\n{result.name}: mIoU {result.miou:.2f}, pixel accuracy "

@@ -48,6 +48,13 @@ def sortable_keys(scores: np.ndarray, bits: int = DEFAULT_BITS) -> np.ndarray:
     return (keys >> np.uint32(32 - bits)).astype(np.int64)
 
 
+def bin_lower_edge(key: int, bits: int = DEFAULT_BITS) -> np.float32:
+    """The smallest float32 score of bin `key` (the inverse of `sortable_keys`)."""
+    full = np.uint32(key << (32 - bits))
+    raw = full & np.uint32(0x7FFFFFFF) if full & np.uint32(0x80000000) else ~full
+    return np.asarray(raw, np.uint32).view(np.float32)[()]
+
+
 class RankingAccumulator:
     """Per-class score histograms; `update` per frame, `compute` at the end."""
 
@@ -75,10 +82,22 @@ class RankingAccumulator:
         self.positive += np.bincount(keys[is_positive], minlength=size)
         self.negative += np.bincount(keys[~is_positive], minlength=size)
 
+    def _occupied(self) -> np.ndarray:
+        return np.flatnonzero((self.positive + self.negative) > 0)[::-1]
+
     def _descending(self) -> tuple[np.ndarray, np.ndarray]:
-        occupied = np.flatnonzero((self.positive + self.negative) > 0)[::-1]
+        occupied = self._occupied()
         positive, negative = self.positive[occupied], self.negative[occupied]
         return positive.astype(np.float64), negative.astype(np.float64)
+
+    def best_f1_threshold(self) -> float:
+        """The score t at which `score > t` has the best pixel F1 (SegmentMeIfYouCan's
+        threshold for its component metrics): just below the lower edge of the best bin."""
+        pos, neg = self._descending()
+        tp, fp = np.cumsum(pos), np.cumsum(neg)
+        best = int(np.argmax(2 * tp / (tp + fp + tp[-1])))
+        return float(np.nextafter(bin_lower_edge(int(self._occupied()[best]), self.bits),
+                                  np.float32(-np.inf)))
 
     def curves(self) -> dict[str, np.ndarray]:
         """ROC (fpr, tpr) and PR (recall, precision) at every occupied bin, high score first."""

@@ -19,8 +19,8 @@ class Prediction:
     uncertainty: np.ndarray  # (H, W) float32 in [0, 1]: p(m = 1) for FED, mapped baselines
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per host stage
     # The same at the model's input size, before resizing back (what `flowenedet eval` scores
-    # anomaly masks on); the arrays above when the frame already has that size. None from the
-    # GPU path unless asked for (GpuOptions.model_outputs): the node does not need them.
+    # anomaly masks on, and the node finds anomaly components on); the arrays above when the
+    # frame already has that size.
     model_labels: np.ndarray | None = None
     model_uncertainty: np.ndarray | None = None
 

@@ -88,14 +88,13 @@ class ShapeRunner:
 
 class FrameTorchBackend:
     """`FrameGraph` on one device. `run_frames` takes frames at any size; `run` is the
-    `RuntimeBackend` contract (frames at the model's size). `model_outputs`: also bring back the
-    model-size maps (evaluation), which the node does not need."""
+    `RuntimeBackend` contract (frames at the model's size)."""
 
     name = "torch"
     takes_frames = True
 
     def __init__(self, graph: InferenceGraph, device: str | torch.device = "cuda",
-                 cuda_graphs: bool = True, model_outputs: bool = False) -> None:
+                 cuda_graphs: bool = True) -> None:
         self.torch_device = torch.device(device)
         self.graph = graph.to(self.torch_device).eval()
         self.cuda = self.torch_device.type == "cuda"
@@ -107,7 +106,6 @@ class FrameTorchBackend:
         self.precision = next(name for name, value in DTYPES.items() if value == dtype)
         self.cuda_graphs = cuda_graphs and self.cuda
         self.fallback = None if self.cuda or not cuda_graphs else "CUDA graphs need a CUDA GPU"
-        self.model_outputs = model_outputs
         self.image_size = graph.image_size
         self.output_names = graph.output_names
         self.device = device_name(self.torch_device)
@@ -126,7 +124,8 @@ class FrameTorchBackend:
         if shape in self._runners:
             return 0.0
         started = time.perf_counter()
-        count = len(self.output_names) * (2 if self.model_outputs else 1)
+        # at the frame's size and at the model's (the same maps when the sizes are equal)
+        count = len(self.output_names) * (1 if shape[1:3] == self.image_size else 2)
         try:
             runner = ShapeRunner(self.module, shape, self.torch_device, count, self.cuda_graphs,
                                  self.stream)
@@ -153,12 +152,13 @@ class FrameTorchBackend:
 
     def run_frames(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         """(N, H, W, 3) uint8 at any size -> labels / uncertainty at (H, W), and
-        model_labels / model_uncertainty at the model's size when `model_outputs`."""
-        outputs = self._runner(frames.shape)(frames)
-        names = list(self.output_names)
-        if self.model_outputs:
-            names += [f"model_{name}" for name in self.output_names]
-        return dict(zip(names, outputs, strict=True))
+        model_labels / model_uncertainty at the model's size."""
+        maps = self._runner(frames.shape)(frames)
+        frame_maps, model_maps = maps[:len(self.output_names)], maps[len(self.output_names):]
+        outputs = dict(zip(self.output_names, frame_maps, strict=True))
+        for name, values in zip(self.output_names, model_maps or frame_maps, strict=True):
+            outputs[f"model_{name}"] = values
+        return outputs
 
     def run(self, images: np.ndarray) -> dict[str, np.ndarray]:
         outputs = self.run_frames(images)

@@ -40,7 +40,6 @@ class GpuOptions:
     camera_size: tuple[int, int] | None = None  # captured at start; None: the model's size
     parity_images: Path | None = None  # frames of the precision check; None: synthetic streets
     precisions: tuple[str, ...] = HALF_PRECISIONS  # tried besides fp32; () keeps the spec's
-    model_outputs: bool = False  # also return the model-size maps (evaluation, replay)
     fused_fed: bool = True  # FED's flow as Triton kernels where they run (fed.fused)
 
     def __post_init__(self) -> None:
@@ -128,7 +127,7 @@ class Pipeline:
 
         def build(precision: str) -> FrameTorchBackend:
             graph = replace(spec, precision=precision).build_graph(device, gpu.fused_fed)
-            return FrameTorchBackend(graph, device, model_outputs=gpu.model_outputs)
+            return FrameTorchBackend(graph, device)
 
         try:
             if gpu.precisions:

@@ -183,17 +183,20 @@ def evaluate_choice(inliers: list[Sequence], anomalies: list[Sequence], index: i
 
 
 def calibrate(inliers: list[Sequence], anomalies: list[Sequence], values: dict,
-              target: float, raise_choices: tuple[int, ...] | None = None) -> Choice:
-    """The best (pixel_threshold, scene_threshold, raise_frames) under the false-alarm target."""
+              target: float, raise_choices: tuple[int, ...] | None = None,
+              fixed_pixel_threshold: bool = False) -> Choice:
+    """The best (pixel_threshold, scene_threshold, raise_frames) under the false-alarm target;
+    with `fixed_pixel_threshold`, pixel_threshold stays as `values` give it (the nearest of
+    PIXEL_THRESHOLDS)."""
     if not 0 < target < 1:
         raise DataError(f"target false-alarm rate must be in (0, 1), got {target}")
     config = flag_config(values)
     labelled = any(s.positive.any() for s in anomalies)
+    nearest = int(np.argmin(np.abs(np.asarray(PIXEL_THRESHOLDS) - config.pixel_threshold)))
     if labelled:
-        indices = range(len(PIXEL_THRESHOLDS))
+        indices = [nearest] if fixed_pixel_threshold else range(len(PIXEL_THRESHOLDS))
         raises = raise_choices or tuple(range(1, 6))
     else:
-        nearest = int(np.argmin(np.abs(np.asarray(PIXEL_THRESHOLDS) - config.pixel_threshold)))
         indices, raises = [nearest], (config.raise_frames,)
     window_rate = target / config.clear_frames
     best, best_key = None, None

@@ -20,7 +20,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, String
 
 from flowenedet_core.errors import DataError
 
@@ -31,7 +31,7 @@ from .writer import BagWriter
 
 LOGGER = logging.getLogger(__name__)
 ROS_TYPES = {"sensor_msgs/msg/Image": Image, COMPRESSED_IMAGE: CompressedImage,
-             "std_msgs/msg/Bool": Bool,
+             "std_msgs/msg/Bool": Bool, "std_msgs/msg/String": String,
              "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray}
 RECORD_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 PLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

@@ -21,6 +21,7 @@ from flowenedet_core.data.transforms import read_label, read_rgb
 from flowenedet_core.errors import DataError
 
 from ..image_conversion import COMPRESSED_CODECS, ENCODINGS
+from .reason_summary import encode_expected
 from .records import LABEL_KIND_KEY, camera_record, image_record
 from .writer import BagWriter
 
@@ -44,6 +45,19 @@ class Frame:
     name: str
     image: np.ndarray  # (H, W, 3) uint8 RGB
     label: np.ndarray | None  # (H, W) uint8
+    expected: str | None = None  # the reason this frame should get (replay's confusion matrix)
+
+
+def expect_reason(frames: Iterator[Frame], reason: str, label_kind: str | None
+                  ) -> Iterator[Frame]:
+    """Every frame expected as `reason`, except that with anomaly labels a frame without anomaly
+    pixels cannot show an object (object -> none, object+scene -> scene)."""
+    for frame in frames:
+        expected = reason
+        if label_kind == "anomaly" and frame.label is not None and "object" in reason \
+                and not (frame.label == 1).any():
+            expected = "scene" if "scene" in reason else "none"
+        yield Frame(frame.name, frame.image, frame.label, expected)
 
 
 def labelled_frames(specs: list[str]) -> tuple[Iterator[Frame], int, str]:
@@ -85,7 +99,8 @@ def folder_frames(images: Path, labels: Path | None) -> tuple[Iterator[Frame], i
 def write_bag(frames: Iterator[Frame], count: int, output: str | Path, layout: BagLayout,
               label_kind: str | None = None, start_ns: int | None = None,
               progress: bool = True) -> dict[str, int]:
-    """Frames -> bag at `output`, one every 1/rate s from `start_ns` (default: now).
+    """Frames -> bag at `output`, one every 1/rate s from `start_ns` (default: now); the frames'
+    expected reasons, where given, go into custom_data for replay's confusion matrix.
     Returns messages per topic."""
     if layout.rate_hz <= 0:
         raise DataError(f"rate must be > 0 Hz, got {layout.rate_hz}")
@@ -98,14 +113,22 @@ def write_bag(frames: Iterator[Frame], count: int, output: str | Path, layout: B
     start = time.time_ns() if start_ns is None else start_ns
     period = round(1e9 / layout.rate_hz)
     custom = {LABEL_KIND_KEY + layout.label_topic: label_kind} if label_kind else None
+    stretches: list[list] = []  # [first stamp, last stamp, reason]
     with BagWriter(output, layout.storage, custom, layout.compression) as writer:
         for index, frame in enumerate(tqdm(frames, total=count, desc="make-bag", unit="frame",
                                            disable=not progress)):
             stamp = start + index * period
+            if frame.expected is not None:
+                if stretches and stretches[-1][2] == frame.expected \
+                        and stretches[-1][1] == stamp - period:
+                    stretches[-1][1] = stamp
+                else:
+                    stretches.append([stamp, stamp, frame.expected])
             writer.write(layout.topic, stamp, camera_record(
                 frame.image, layout.compressed or layout.encoding, stamp, layout.frame_id))
             if frame.label is not None:
                 writer.write(layout.label_topic, stamp,
                              image_record(frame.label, stamp, layout.frame_id))
+        writer.set_custom(encode_expected([tuple(s) for s in stretches]) if stretches else {})
     LOGGER.info("wrote %s: %s", output, ", ".join(f"{t} {n}" for t, n in writer.counts.items()))
     return writer.counts

@@ -15,17 +15,19 @@ from ..image_conversion import (
     rgb_to_image_fields,
 )
 
-# Image, Bool and DiagnosticArray are identical from Humble to Kilted.
+# Image, Bool, String and DiagnosticArray are identical from Humble to Kilted.
 TYPESTORE = get_typestore(Stores.ROS2_KILTED)
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE = "sensor_msgs/msg/CompressedImage"
 CAMERA_TYPES = (IMAGE, COMPRESSED_IMAGE)  # what a camera topic may carry
 BOOL = "std_msgs/msg/Bool"
+STRING = "std_msgs/msg/String"
 DIAGNOSTIC_ARRAY = "diagnostic_msgs/msg/DiagnosticArray"
 
 DEFAULT_NODE = "/flowenedet_node"
 OUTPUT_TYPES = {"segmentation": IMAGE, "segmentation/color": IMAGE, "uncertainty": IMAGE,
-                "ood_mask": IMAGE, "low_confidence": BOOL, "diagnostics": DIAGNOSTIC_ARRAY}
+                "ood_mask": IMAGE, "low_confidence": BOOL, "low_confidence/reason": STRING,
+                "ood_instances": IMAGE, "diagnostics": DIAGNOSTIC_ARRAY}
 LABEL_KINDS = ("anomaly", "semantic")  # 0/1/255 anomaly masks | Cityscapes train ids
 LABEL_KIND_KEY = "flowenedet.label_kind."  # + topic, in the bag's custom_data
 
@@ -73,6 +75,10 @@ def camera_record(rgb: np.ndarray, encoding: str, stamp: int, frame_id: str):
 
 def bool_record(value: bool):
     return TYPESTORE.types[BOOL](data=bool(value))
+
+
+def string_record(value: str):
+    return TYPESTORE.types[STRING](data=value)
 
 
 def diagnostic_record(stamp: int, name: str, hardware_id: str, level: int, text: str,

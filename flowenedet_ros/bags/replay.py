@@ -1,10 +1,12 @@
 """Offline replay: the node's pipeline and scene flag over a camera topic (Image or
 CompressedImage) of any rosbag2 or ROS 1 bag.
 
-Writes an output bag with the node's topics (input headers kept, record times of the inputs), and
-returns a summary (frames, latency, flag timeline, uncertain fractions, metrics when labels are
-recorded) plus the frames the report shows. Bad frames (wrong encoding, truncated data) are
-counted, flagged like the node does, and skipped; a damaged bag is replayed as far as it reads.
+Writes an output bag with the node's topics (input headers kept, record times of the inputs; the
+reason String at its frame's record time), and returns a summary (frames, latency, flag timeline,
+uncertain fractions, reasons, metrics when labels are recorded, a reason confusion matrix when the
+bag records what each stretch is) plus the frames the report shows. Bad frames (wrong encoding,
+truncated data) are counted, flagged like the node does, and skipped; a damaged bag is replayed as
+far as it reads.
 """
 
 from __future__ import annotations
@@ -21,15 +23,17 @@ from flowenedet_core.errors import DataError, FlowenedetError
 from flowenedet_core.runtime.base import Prediction
 from flowenedet_core.runtime.pipeline import Pipeline
 
-from ..diagnostics import FrameStats, diagnostic_status
+from ..diagnostics import FrameStats, diagnostic_status, reason_values, scaled_box
+from ..frame_reason import INPUT, frame_reason
 from ..image_conversion import describe_message, message_to_rgb
-from ..output_images import colorize, ood_mask
+from ..output_images import colorize, ood_mask, resize_instances
 from ..parameter_file import NODE_NAME
-from ..pipeline_factory import flag_config
+from ..pipeline_factory import flag_config, reason_config
 from ..scene_flag import SceneFlag
 from .frame_gallery import FrameGallery
 from .label_metrics import LabelMetrics
 from .reader import BagMessage, BagSource
+from .reason_summary import expected_reasons, reason_summary
 from .records import (
     CAMERA_TYPES,
     IMAGE,
@@ -42,6 +46,7 @@ from .records import (
     image_record,
     output_topics,
     stamp_ns,
+    string_record,
 )
 from .writer import BagWriter
 
@@ -66,6 +71,10 @@ class FrameRecord:
     raised: bool
     reason: str
     latency_ms: float
+    frame_reason: str = INPUT  # object / scene / object+scene / input / none
+    boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # components, frame px
+    frame_shape: tuple[int, int] = (0, 0)  # (H, W) the boxes are in
+    expected_reason: str | None = None  # what the bag says this stretch is
 
 
 @dataclass
@@ -121,10 +130,11 @@ class _Replayer:
 
     def __init__(self, pipeline: Pipeline, values: dict, writer: BagWriter,
                  written: dict[str, str], camera: str, metrics: LabelMetrics | None,
-                 gallery_frames: int) -> None:
+                 gallery_frames: int, expected: list[tuple[int, int, str]]) -> None:
         self.pipeline, self.values, self.writer, self.written = pipeline, values, writer, written
-        self.camera, self.metrics = camera, metrics
+        self.camera, self.metrics, self.expected = camera, metrics, expected
         self.flag_settings = flag_config(values)
+        self.reason_settings = reason_config(values)
         self.flag: SceneFlag | None = None
         self.gallery = FrameGallery(gallery_frames)
         self.records: list[FrameRecord] = []
@@ -159,26 +169,35 @@ class _Replayer:
                        item.timestamp, now)
         else:
             self._serve(image, prediction, item.timestamp, stamp, message.header.frame_id, now)
+        self.records[-1].expected_reason = next(
+            (kind for first, last, kind in self.expected if first <= stamp <= last), None)
         self._diagnostics(item.timestamp, stamp, now)
 
     def _serve(self, image: np.ndarray, prediction: Prediction, timestamp: int, stamp: int,
                frame_id: str, now: float) -> None:
         state = self.flag.update(prediction.uncertainty, now)
+        reason, components = frame_reason(prediction.model_uncertainty,
+                                          prediction.model_labels, self.reason_settings)
+        shape = prediction.labels.shape
         outputs = {"segmentation": prediction.labels,
                    "segmentation/color": colorize(prediction.labels),
                    "uncertainty": prediction.uncertainty,
                    "ood_mask": ood_mask(prediction.uncertainty,
-                                        self.flag_settings.pixel_threshold)}
+                                        self.flag_settings.pixel_threshold),
+                   "ood_instances": resize_instances(components.instances(), shape)}
         for name, array in outputs.items():
             if name in self.written:
                 self.writer.write(self.written[name], timestamp,
                                   image_record(array, stamp, frame_id))
-        self._write_flag(state.raised, timestamp)
+        self._write_flag(state.raised, reason, timestamp)
         latency = prediction.timings["total"]
+        boxes = [scaled_box(c.box, components.labels.shape, shape)
+                 for c in components.components]
         self.records.append(FrameRecord(now, state.uncertain_fraction, state.raised,
-                                        state.reason, latency))
+                                        state.reason, latency, reason, boxes, shape))
         self.stats.frames += 1
         self.stats.last_latency_ms = latency
+        self.stats.reason = reason_values(reason, components, shape)
         self.gallery.offer(len(self.records) - 1, state.uncertain_fraction, image, outputs)
         if self.metrics is not None:
             self.pending[stamp] = prediction
@@ -187,15 +206,19 @@ class _Replayer:
         LOGGER.error(text)
         self.failures.append(text)
         state = self.flag.fail(text, now)
-        self._write_flag(state.raised, timestamp)
+        self._write_flag(state.raised, INPUT, timestamp)
         self.records.append(FrameRecord(now, float("nan"), state.raised, state.reason,
                                         float("nan")))
+        self.stats.reason = reason_values(INPUT, None, (1, 1))
         self.stats.failures += 1
         self.stats.last_error, self.stats.last_error_time = text, now
 
-    def _write_flag(self, raised: bool, timestamp: int) -> None:
+    def _write_flag(self, raised: bool, reason: str, timestamp: int) -> None:
         if "low_confidence" in self.written:
             self.writer.write(self.written["low_confidence"], timestamp, bool_record(raised))
+        if "low_confidence/reason" in self.written:
+            self.writer.write(self.written["low_confidence/reason"], timestamp,
+                              string_record(reason))
 
     def _diagnostics(self, timestamp: int, stamp: int, now: float) -> None:
         """/diagnostics every diagnostics_period_s of bag time, as the node's timer does."""
@@ -223,7 +246,7 @@ def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path
         wanted = {camera} | ({label_topic} if label_topic else set())
         with BagWriter(output, options.storage, source.contents.custom) as writer:
             replayer = _Replayer(pipeline, values, writer, written, camera, metrics,
-                                 options.gallery_frames)
+                                 options.gallery_frames, expected_reasons(source.contents.custom))
             bar = tqdm(total=source.contents.counts.get(camera), desc="replay", unit="frame",
                        disable=not progress)
             for item in source.messages(wanted):
@@ -281,10 +304,10 @@ def summarize(records: list[FrameRecord], problems: list[str], values: dict,
             "transitions": flag_transitions(records),
             "timeline": [[r.stamp_s, _finite_or_none(r.uncertain_fraction), r.raised]
                          for r in records]},
+        "reason": reason_summary(records),
         "metrics": metrics.summary() if metrics else None,
         "problems": problems,
     }
-
 
 
 def _finite_or_none(value: float) -> float | None:

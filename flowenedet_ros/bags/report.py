@@ -1,6 +1,7 @@
-"""A replay's report: summary.json, and report.html with its PNGs (input / segmentation /
-uncertainty / OOD mask of the most and least confident frames, the flag timeline, PR and ROC
-curves when the bag was labelled). Self-contained folder: open report.html in any browser."""
+"""A replay's report: summary.json, and report.html with its PNGs (input with the anomaly
+components' boxes / segmentation / uncertainty / OOD mask of the most and least confident frames,
+the flag and reason timeline, the reason confusion matrix and PR and ROC curves when the bag was
+labelled). Self-contained folder: open report.html in any browser."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..frame_reason import REASONS
+from .reason_summary import confusion_table
 from .replay import ReplayResult
+
+REASON_COLOURS = {"none": "tab:green", "object": "tab:orange", "scene": "tab:purple",
+                  "object+scene": "tab:red", "input": "tab:gray"}
 
 PANELS = (("input", "input"), ("segmentation/color", "segmentation"),
           ("uncertainty", "uncertainty"), ("ood_mask", "OOD mask"))
@@ -25,7 +31,7 @@ def write_report(result: ReplayResult, directory: str | Path) -> Path:
     figures = [_timeline_figure(result, directory / "flag_timeline.png")]
     if result.curves is not None:
         figures.append(_curves_figure(result, directory / "curves.png"))
-    sections = [_overview(result.summary),
+    sections = [_overview(result.summary), _confusion(result.summary["reason"]),
                 "".join(f'<figure><img src="{name}" alt="{name}"></figure>' for name in figures)]
     if result.gallery is not None:
         for title, frames in (("Least confident frames", result.gallery.least_confident()),
@@ -52,7 +58,10 @@ def _overview(summary: dict) -> str:
             ("flag", f"raised on {flag['raised_frames']} of {frames['read']} frames; "
                      + ", ".join(f"{'rose' if t['raised'] else 'cleared'} at frame {t['frame']}"
                                  for t in flag["transitions"][:12])),
-            ("flag parameters", ", ".join(f"{k} {v}" for k, v in flag["parameters"].items()))]
+            ("flag parameters", ", ".join(f"{k} {v}" for k, v in flag["parameters"].items())),
+            ("reason", ", ".join(f"{k} {v}" for k, v in summary["reason"]["counts"].items())
+             + (f"; the expected one on {100 * summary['reason']['accuracy']:.1f} % of the "
+                "labelled frames" if "accuracy" in summary["reason"] else ""))]
     metrics = summary.get("metrics")
     if metrics and "ap" in metrics:
         what = "anomaly pixels" if metrics["label_kind"] == "anomaly" else "misclassified pixels"
@@ -65,19 +74,46 @@ def _overview(summary: dict) -> str:
                                for k, v in rows) + "</table>"
 
 
+def _confusion(reason: dict) -> str:
+    """The confusion matrix as an HTML table (empty without expected reasons)."""
+    if "confusion" not in reason:
+        return ""
+    rows = confusion_table(reason["confusion"]).splitlines()
+    cells = [[c.strip() for c in row.strip("|").split("|")] for row in rows if "---" not in row]
+    return ("<h2>Reason: expected (rows) against given (columns)</h2><table>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                      for row in cells) + "</table>")
+
+
 def _frames_section(title: str, frames, result: ReplayResult, directory: Path) -> str:
     rows = []
     for index, fraction, panels in frames:
         cells = []
         for key, caption in PANELS:
             name = f"frames/{index:06d}_{key.replace('/', '_')}.png"
-            cv2.imwrite(str(directory / name), _displayable(key, panels[key]))
+            picture = _displayable(key, panels[key])
+            if key == "input":
+                picture = _with_boxes(picture, result.records[index].boxes,
+                                      result.records[index].frame_shape)
+            cv2.imwrite(str(directory / name), picture)
             cells.append(f'<figure><img src="{name}" alt="{caption}"><figcaption>{caption}'
                          "</figcaption></figure>")
         offset = result.records[index].stamp_s - result.records[0].stamp_s
         rows.append(f"<h3>frame {index} (t = {offset:.2f} s into the bag): {100 * fraction:.2f} "
-                    f"% of pixels uncertain</h3><div class=row>{''.join(cells)}</div>")
+                    f"% of pixels uncertain, reason {result.records[index].frame_reason}</h3>"
+                    f"<div class=row>{''.join(cells)}</div>")
     return f"<h2>{title}</h2>" + "".join(rows)
+
+
+def _with_boxes(picture: np.ndarray, boxes: list[tuple[int, int, int, int]],
+                frame_shape: tuple[int, int]) -> np.ndarray:
+    """The anomaly components' boxes (frame pixels) drawn on a thumbnail."""
+    picture = np.ascontiguousarray(picture)
+    scale = picture.shape[1] / frame_shape[1] if frame_shape[1] else 1.0
+    for x, y, width, height in boxes:
+        cv2.rectangle(picture, (round(x * scale), round(y * scale)),
+                      (round((x + width) * scale), round((y + height) * scale)), (0, 165, 255), 2)
+    return picture
 
 
 def _displayable(key: str, array: np.ndarray) -> np.ndarray:
@@ -102,7 +138,8 @@ def _pyplot():
 def _timeline_figure(result: ReplayResult, path: Path) -> str:
     plt = _pyplot()
     records = result.records
-    figure, axis = plt.subplots(figsize=(10, 3))
+    figure, (axis, reasons) = plt.subplots(2, 1, figsize=(10, 4.2), sharex=True,
+                                           gridspec_kw={"height_ratios": (3, 1.2)})
     if records:
         start = records[0].stamp_s
         times = np.array([r.stamp_s - start for r in records])
@@ -114,8 +151,14 @@ def _timeline_figure(result: ReplayResult, path: Path) -> str:
         threshold = result.summary["flag"]["parameters"]["scene_threshold"]
         axis.axhline(100 * threshold, color="tab:red", linestyle="--", label="scene_threshold")
         axis.set_ylim(0, max(5.0, 110 * float(np.nanmax(fractions, initial=threshold))))
-    axis.set(xlabel="time in bag (s)", ylabel="uncertain pixels (%)",
-             title="scene flag timeline")
+        period = float(np.median(np.diff(times))) if len(times) > 1 else 0.1
+        for row, kind in enumerate(REASONS):
+            spans = [(t, period) for t, r in zip(times, records, strict=True)
+                     if r.frame_reason == kind]
+            reasons.broken_barh(spans, (row - 0.4, 0.8), color=REASON_COLOURS[kind])
+    reasons.set(yticks=range(len(REASONS)), yticklabels=REASONS, xlabel="time in bag (s)",
+                ylim=(-0.6, len(REASONS) - 0.4))
+    axis.set(ylabel="uncertain pixels (%)", title="scene flag and reason timeline")
     axis.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

@@ -20,7 +20,7 @@ COMPRESSION = {"none": CompressionMode.NONE, "file": CompressionMode.FILE,
 
 class BagWriter:
     """`write(topic, timestamp_ns, message)`; connections are added on a topic's first message.
-    `custom` goes into metadata.yaml's custom_data."""
+    `custom` (and what `set_custom` adds before closing) goes into metadata.yaml's custom_data."""
 
     def __init__(self, path: str | Path, storage: str = "mcap",
                  custom: dict[str, str] | None = None, compression: str = "none") -> None:
@@ -58,6 +58,11 @@ class BagWriter:
             self._connections[topic] = connection
         self._writer.write(connection, timestamp, data)
         self.counts[topic] = self.counts.get(topic, 0) + 1
+
+    def set_custom(self, custom: dict[str, str]) -> None:
+        """More custom_data, known only once the messages are written."""
+        for key, value in custom.items():
+            self._writer.set_custom_data(key, value)
 
     def close(self) -> None:
         self._writer.close()

@@ -26,6 +26,6 @@ def run(args: argparse.Namespace) -> int:
     lines, flag_ok = run_demo(args.out, args.variant, args.seed)
     print("\n".join(lines))
     if not flag_ok:
-        print("flowenedet demo: the flag did not behave as expected on every stretch (see "
-              "above)")
+        print("flowenedet demo: the flag or the reason did not behave as expected on every "
+              "stretch (see above)")
     return 0 if flag_ok else 1

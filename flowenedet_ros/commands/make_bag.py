@@ -7,9 +7,16 @@ from pathlib import Path
 
 from flowenedet_core.errors import DataError
 
-from ..bags.make_bag import BagLayout, folder_frames, labelled_frames, write_bag
+from ..bags.make_bag import (
+    BagLayout,
+    expect_reason,
+    folder_frames,
+    labelled_frames,
+    write_bag,
+)
 from ..bags.records import LABEL_KINDS
 from ..bags.writer import COMPRESSION
+from ..frame_reason import INPUT, REASONS
 from ..image_conversion import COMPRESSED_CODECS, ENCODINGS
 
 
@@ -45,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default=defaults.storage)
     parser.add_argument("--compression", choices=tuple(COMPRESSION), default="none",
                         help="zstd compression of the bag, per file or per message")
+    parser.add_argument("--expect", choices=[r for r in REASONS if r != INPUT], default=None,
+                        help="what every frame shows (object, scene, ...): recorded in the "
+                             "bag, so `flowenedet replay` reports a reason confusion matrix; "
+                             "with anomaly labels, frames without anomaly pixels are expected "
+                             "without `object`")
     parser.add_argument("--start-time", type=float, default=None,
                         help="stamp of the first frame, seconds since the epoch (default: now)")
     parser.set_defaults(run=run)
@@ -62,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     layout = BagLayout(topic, args.label_topic, args.frame_id, args.rate, args.encoding,
                        args.storage, args.compressed, args.compression)
     start = None if args.start_time is None else round(args.start_time * 1e9)
+    if args.expect:
+        frames = expect_reason(frames, args.expect, kind)
     write_bag(frames, count, args.output, layout, kind, start)
     print(f"wrote {args.output}")
     return 0

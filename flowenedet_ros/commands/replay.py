@@ -7,6 +7,7 @@ from pathlib import Path
 
 from flowenedet_core.errors import DataError
 
+from ..bags.reason_summary import confusion_table
 from ..bags.records import LABEL_KINDS, OUTPUT_TYPES
 from ..bags.replay import ReplayOptions, replay
 from ..bags.report import write_report
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or args.bag.with_name(args.bag.name + "_replay")
     options = ReplayOptions(args.topic, args.label_topic, args.label_kind, args.node,
                             args.storage, tuple(filter(None, args.outputs.split(","))))
-    pipeline = create_pipeline(values, model_outputs=True)  # label metrics score model size
+    pipeline = create_pipeline(values)
     result = replay(args.bag, pipeline, values, out / "bag", options)
     page = write_report(result, out)
     summary = result.summary
@@ -59,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
         metrics = summary["metrics"]
         print(f"AP {metrics['ap']:.2f} / AUROC {metrics['auroc']:.2f} / FPR95 "
               f"{metrics['fpr95']:.2f} % ({metrics['label_kind']}, {metrics['frames']} frames)")
+    reason = summary["reason"]
+    print("reason: " + ", ".join(f"{kind} {count}" for kind, count in reason["counts"].items()))
+    if "confusion" in reason:
+        print(f"reason as expected on {100 * reason['accuracy']:.1f} % of the frames:")
+        print(confusion_table(reason["confusion"]))
     for problem in summary["problems"]:
         print(f"problem: {problem}")
     print(f"report: {page}")

@@ -77,6 +77,16 @@ def test_without_anomaly_bags_only_the_scene_threshold_moves():
     assert choice.far_bound > 0.001  # 200 frames cannot certify 1 in 1,000: reported, not hidden
 
 
+def test_a_fixed_pixel_threshold_is_kept_with_labelled_anomaly_bags():
+    rng = np.random.default_rng(2)
+    values = {**default_values(), "pixel_threshold": 0.7}
+    inliers = [synthetic("id", 500, rng, False)]
+    anomalies = [synthetic("ood", 100, rng, True)]
+    assert calibrate(inliers, anomalies, values, 0.01).pixel_threshold != 0.7
+    fixed = calibrate(inliers, anomalies, values, 0.01, fixed_pixel_threshold=True)
+    assert fixed.pixel_threshold == 0.7 and fixed.detection_rate > 0.5
+
+
 def test_calibrate_command_writes_a_parameter_file_the_node_loads(tiny_data, tiny_onnx,
                                                                    tmp_path):
     for name, spec in (("inlier", f"cityscapes:{tiny_data['cityscapes']}:train"),

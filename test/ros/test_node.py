@@ -85,6 +85,34 @@ def test_live_threshold_change_takes_effect_on_the_next_frame(node):
     assert serve(client, frame_message(frame, "rgb8", 2), outputs)["low_confidence"].data
 
 
+def test_the_reason_and_the_anomaly_instances_follow_the_frame_and_the_parameters(node):
+    client, _, _ = node
+    frame = np.random.default_rng(3).integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    outputs = ("low_confidence/reason", "ood_instances")
+    assert client.set_parameter("pixel_threshold", 1.0).successful  # nothing uncertain
+    served = serve(client, frame_message(frame, "rgb8", 0), outputs)
+    assert served["low_confidence/reason"].data == "none"
+    instances = served["ood_instances"]
+    assert instances.encoding == "mono16" and (instances.height, instances.width) == (64, 128)
+    assert as_array(instances).max() == 0
+    assert client.set_parameter("pixel_threshold", 0.0).successful  # the whole frame uncertain
+    served = serve(client, frame_message(frame, "rgb8", 1), outputs)
+    assert served["low_confidence/reason"].data == "scene"  # too large to be an object
+    for name, value in (("component_max_area", 1.0), ("component_min_drivable_border", 0.0)):
+        assert client.set_parameter(name, value).successful
+    served = serve(client, frame_message(frame, "rgb8", 2), outputs)
+    assert served["low_confidence/reason"].data == "object"  # one component, the whole frame
+    assert set(np.unique(as_array(served["ood_instances"]))) == {1}
+    wait_for(lambda: any(dict((v.key, v.value) for v in m.status[0].values).get(
+        "largest_component_box") == "0 0 128 64" for m in client.messages("diagnostics")), 10,
+        "the component in diagnostics")
+    result = client.set_parameter("component_min_area", 2.0)
+    assert not result.successful and "1.0" in result.reason
+    assert client.set_parameter("component_max_area", 0.01).successful
+    result = client.set_parameter("component_min_area", 0.05)
+    assert not result.successful and "exceeds component_max_area" in result.reason
+
+
 @pytest.mark.parametrize(("name", "value", "reason"), [
     ("pixel_threshold", 1.5, "1.0"),  # rclpy's range check names the bound
     ("roi", [0.5, 0.0, 0.4, 1.0], "0 <= x0 < x1 <= 1"),
@@ -120,6 +148,7 @@ def test_bad_frames_are_reported_once_and_the_next_good_frame_is_served(node):
         wait_for(lambda: any(m.status[0].level == b"\x02" for m in client.messages(
             "diagnostics")), 10, f"diagnostics ERROR for {error}")
         assert client.messages("low_confidence")[-1].data is True
+        assert client.messages("low_confidence/reason")[-1].data == "input"
         served = serve(client, frame_message(good, "rgb8", index))
         assert served["segmentation"].header.frame_id == f"camera_{index}"
         assert process.poll() is None
@@ -145,7 +174,8 @@ def test_stale_camera_raises_the_flag_and_diagnostics_say_stale(tiny_onnx, tmp_p
             "diagnostics")), 10, "diagnostics STALE")
         assert client.messages("low_confidence")[-1].data is True
         values = {v.key: v.value for v in client.messages("diagnostics")[-1].status[0].values}
-        assert values["flag_reason"] == "stale_input"
+        assert values["flag_reason"] == "stale_input" and values["reason"] == "input"
+        assert client.messages("low_confidence/reason")[-1].data == "input"
     finally:
         client.close()
         stop(process)

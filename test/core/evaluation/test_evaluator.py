@@ -6,7 +6,14 @@ import torch
 from flowenedet_core.backbones.base import upsample_to
 from flowenedet_core.backbones.registry import create_backbone
 from flowenedet_core.data.datasets import AnomalyFolder, CityscapesFolder
+from flowenedet_core.data.transforms import resize_label
 from flowenedet_core.evaluation.evaluator import EvalOptions, averaged_scores, evaluate
+from flowenedet_core.evaluation.report import markdown_table, results_to_json
+from flowenedet_core.metrics.components import (
+    ANOMALY_TRACK_SIZES,
+    ComponentAccumulator,
+    scaled_sizes,
+)
 from flowenedet_core.scores import ScoreInputs, resolve_scores
 
 SIZE = (64, 128)
@@ -61,3 +68,28 @@ def test_evaluate_reports_raw_boundary_and_gaussian_smoothed_scores(backbone, ti
                                         "energy+gs"]
         assert result.metrics["msp+gs"].ap != result.metrics["msp"].ap
     assert results[1].miou is not None and set(results[1].per_image) >= {"msp+gs"}
+
+
+def test_component_metrics_are_those_of_the_thresholded_maps(backbone, tiny_data):
+    folder = AnomalyFolder("tiny", tiny_data["anomaly"])
+    scores = resolve_scores("msp")
+    (result,) = evaluate(backbone, [folder], scores, options=EvalOptions(input_size=SIZE,
+                                                                          components=True),
+                         progress=False)
+    metrics = result.components["msp"]
+    expected = ComponentAccumulator()
+    for sample in folder:
+        label = resize_label(sample.label, SIZE)
+        if not (label == 1).any():
+            continue
+        maps, _ = averaged_scores(backbone, sample.image, scores, SIZE, SIZE, None,
+                                  EvalOptions())
+        anomalous = maps["msp"][0].numpy().astype("float16").astype("float32") > \
+            metrics.threshold
+        expected.update(anomalous, label, scaled_sizes(ANOMALY_TRACK_SIZES, sample.label.size,
+                                                       label.size))
+    assert metrics == expected.compute(metrics.threshold)
+    assert metrics.truth_components > 0
+    assert results_to_json([result])["datasets"]["tiny"]["msp"]["components"]["mean_f1"] == \
+        metrics.mean_f1
+    assert "sIoU / PPV / mean F1" in markdown_table([result])

@@ -8,7 +8,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 from flowenedet_core.backbones.erfnet import build_erfnet
 from flowenedet_core.data.datasets import AnomalyFolder
 from flowenedet_core.data.transforms import resize_label
-from flowenedet_core.evaluation.evaluator import evaluate
+from flowenedet_core.evaluation.evaluator import EvalOptions, evaluate
 from flowenedet_core.scores import SCORES, ScoreInputs, resolve_scores
 
 
@@ -45,3 +45,13 @@ def test_streaming_metrics_match_exact_on_real_msp_maps(erfnet, road_anomaly):
     assert abs(binned.ap - 100 * average_precision_score(labels, scores)) < 0.1
     assert abs(binned.auroc - 100 * roc_auc_score(labels, scores)) < 0.1
     assert abs(binned.fpr95 - 100 * fpr[np.searchsorted(tpr, 0.95)]) < 0.1
+
+
+@pytest.mark.slow
+def test_msp_component_metrics_on_road_anomaly21_are_the_readme_numbers(erfnet, road_anomaly):
+    result = evaluate(erfnet, [road_anomaly], resolve_scores("msp"),
+                      options=EvalOptions(components=True), progress=False)[0]
+    components = result.components["msp"]
+    assert components.truth_components == 16
+    assert (components.siou, components.ppv, components.mean_f1) == pytest.approx(
+        (18.67, 14.11, 5.88), abs=0.05)

@@ -82,3 +82,19 @@ def test_compute_without_positives_raises():
 def test_nan_scores_are_rejected():
     with pytest.raises(ValueError, match="NaN"):
         RankingAccumulator().update(np.array([np.nan, 1.0]), np.array([True, False]))
+
+
+def test_best_f1_threshold_is_the_brute_force_best_pixel_threshold():
+    rng = np.random.default_rng(3)
+    positive = rng.random(5000) < 0.2
+    scores = (rng.normal(size=5000) + 1.5 * positive).astype(np.float32)
+    accumulator = RankingAccumulator()
+    accumulator.update(scores, positive)
+    threshold = accumulator.best_f1_threshold()
+
+    def f1(t: float) -> float:
+        predicted = scores > t
+        return 2 * (predicted & positive).sum() / (predicted.sum() + positive.sum())
+
+    best = max(f1(t) for t in np.concatenate([[-np.inf], np.unique(scores)]))
+    assert f1(threshold) == pytest.approx(best, abs=2e-3)

@@ -46,7 +46,7 @@ def test_resizing_inside_the_graph_matches_the_host_path(host, shape):
 
 
 def test_frame_backend_on_the_cpu_runs_eagerly_and_says_why(tiny_spec):
-    backend = FrameTorchBackend(tiny_spec.build_graph(), "cpu", model_outputs=True)
+    backend = FrameTorchBackend(tiny_spec.build_graph(), "cpu")
     assert backend.fallback == "CUDA graphs need a CUDA GPU" and not backend.cuda_graphs
     assert backend.precision == "fp32" and "eager" in backend.describe()
     assert backend.prepare((1, 100, 150, 3)) > 0 and backend.prepare((1, 100, 150, 3)) == 0
@@ -64,7 +64,7 @@ def test_frame_path_pipeline_serves_what_the_host_path_serves(tiny_spec, host):
     assert pipeline.describe().endswith("(eager, fp32 backbone)")
     image = frame((100, 150), 2)
     served, expected = pipeline.infer(image), host.infer(image)
-    assert served.model_labels is None  # the node's default: only the frame-size maps return
+    assert np.array_equal(served.model_labels, expected.model_labels)
     assert np.array_equal(served.labels, expected.labels)
     assert np.abs(served.uncertainty - expected.uncertainty).max() < 1e-5
 
@@ -81,7 +81,7 @@ def test_frame_path_chooses_the_backbone_precision_and_says_how(tiny_spec):
 
 @pytest.mark.parametrize("gpu_path", [False, True])
 def test_a_batch_of_cameras_gives_what_each_frame_gives_alone(tiny_spec, host, gpu_path):
-    options = GpuOptions(precisions=(), model_outputs=True, fused_fed=False)
+    options = GpuOptions(precisions=(), fused_fed=False)
     pipeline = Pipeline.frame_path(tiny_spec, "cpu", options) if gpu_path else host
     images = [frame((100, 150), seed) for seed in range(3)]
     batch = pipeline.infer_batch(images)
