@@ -2,7 +2,10 @@
 # README "Why the flag rose: real frames". The reason's thresholds for ERFNet + a FED detector are
 # chosen on the 104 Cityscapes *train* frames only: clean (in-distribution), with fog, brightness
 # and Gaussian noise at severity 3 (degraded; every third frame per corruption) and, every fourth
-# frame, with synthetic objects pasted onto their road (anomaly). Then the reason on the dev sets, once: RoadAnomaly21
+# frame, with synthetic objects pasted onto their road (anomaly) as a forward camera sees an object
+# 0.3-2 m wide at a distance drawn (log-uniformly) from PASTE m ahead (default 5,60; 50 degree field of view, on the
+# road row of that distance; PASTE= pastes them at their rendered size on a random road pixel, as
+# before). Then the reason on the dev sets, once: RoadAnomaly21
 # and FS Static (object expected where the frame has anomaly pixels), the 10 Cityscapes val frames
 # clean (none) and with fog, brightness, Gaussian noise at severity 3 and 5 (scene).
 #   scripts/reason-real.sh      FED=runs/fed-u (README training recipe), OUT=runs/reason-real
@@ -29,7 +32,9 @@ replay() {
 }
 
 # choosing: train frames only
-[ -d $OUT/paste/anomaly ] || $BIN/flowenedet synth --out $OUT/paste --paste-into "cityscapes:$CS:train@::4" --seed 7
+PASTE=${PASTE-5,60}
+[ -d $OUT/paste/anomaly ] || $BIN/flowenedet synth --out $OUT/paste --paste-into "cityscapes:$CS:train@::4" \
+  --seed 7 ${PASTE:+--paste-distance $PASTE}
 bag train --data "cityscapes:$CS:train" --expect none
 bag train-degraded --expect scene --data "cityscapes-c:$CS:train:fog:3@0::3" \
   --data "cityscapes-c:$CS:train:brightness:3@1::3" --data "cityscapes-c:$CS:train:gaussian_noise:3@2::3"

@@ -6,9 +6,10 @@ import argparse
 from pathlib import Path
 
 from ..data.spec import parse_data_spec
-from ..data.synthetic_sets import write_pasted_anomalies, write_synthetic_data
+from ..data.synthetic_sets import PasteGeometry, write_pasted_anomalies, write_synthetic_data
 from ..data.transforms import parse_size
 from ..errors import DataError
+from .train import parse_range
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--paste-into", default=None, metavar="SPEC",
                         help="cityscapes:DIR:SPLIT[@SLICE] frames to paste objects into")
+    parser.add_argument("--paste-distance", type=parse_range, default=None, metavar="NEAR,FAR",
+                        help="size and place each pasted object as seen by a forward camera at a "
+                             "distance drawn log-uniformly from NEAR-FAR m (e.g. 5,60) instead "
+                             "of at its rendered size on a random road pixel")
+    parser.add_argument("--paste-width", type=parse_range, default=(0.3, 2.0), metavar="MIN,MAX",
+                        help="with --paste-distance: the objects' width in m")
+    parser.add_argument("--paste-fov", type=float, default=50.0, metavar="DEG",
+                        help="with --paste-distance: the camera's horizontal field of view")
     parser.set_defaults(run=run)
 
 
@@ -36,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         if dataset.kind != "cityscapes":
             raise DataError(f"--paste-into {args.paste_into!r}: needs semantic labels "
                             "(a cityscapes spec) to find the road")
-        folder = write_pasted_anomalies(dataset, args.out / "anomaly", args.seed)
+        geometry = None if args.paste_distance is None else PasteGeometry(
+            args.paste_width, args.paste_distance, args.paste_fov)
+        folder = write_pasted_anomalies(dataset, args.out / "anomaly", args.seed, geometry)
         print(f"wrote {folder}")
         return 0
     folders = write_synthetic_data(args.out, args.train, args.val, args.anomaly, args.seed,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from flowenedet_core.data.datasets import AnomalyFolder, CityscapesFolder
 from flowenedet_core.data.synthetic import (
@@ -87,3 +88,27 @@ def test_objects_pasted_on_the_road_are_the_only_anomaly_and_void_stays_void():
     assert (mask[:10][mask[:10] != 1] == 255).all()
     rows, cols = np.nonzero(mask == 1)
     assert label[rows.max(), cols[rows == rows.max()]].tolist().count(ROAD) > 0
+
+
+def test_pasted_objects_follow_the_camera_geometry_nearer_is_larger_and_lower():
+    """Under a PasteGeometry an object w m wide at d m is focal * w / d pixels wide and lies on the
+    road row of that distance (below the horizon = the topmost road row)."""
+    from flowenedet_core.data.synthetic_sets import PasteGeometry, paste_on_road
+    from flowenedet_core.errors import ConfigError
+
+    height, width = 256, 512
+    image = np.full((height, width, 3), 90, np.uint8)
+    label = np.full((height, width), 8, np.uint8)
+    label[100:] = ROAD  # horizon at row 100
+    boxes = {}
+    for distance in (6.0, 40.0):
+        geometry = PasteGeometry(widths=(1.0, 1.0), distances=(distance, distance))
+        focal = geometry.focal(width)
+        _, mask = paste_on_road(image, label, np.random.default_rng(3), geometry)
+        rows, cols = np.nonzero(mask == 1)
+        boxes[distance] = rows.max(), cols.max() - cols.min() + 1
+        assert abs(boxes[distance][1] - focal / distance) <= 0.25 * focal / distance + 2
+        assert abs(rows.max() - (100 + focal * geometry.camera_height / distance)) <= 1
+    assert boxes[6.0][1] > 4 * boxes[40.0][1] and boxes[6.0][0] > boxes[40.0][0]
+    with pytest.raises(ConfigError):
+        PasteGeometry(widths=(2.0, 0.3))
