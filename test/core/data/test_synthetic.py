@@ -112,3 +112,22 @@ def test_pasted_objects_follow_the_camera_geometry_nearer_is_larger_and_lower():
     assert boxes[6.0][1] > 4 * boxes[40.0][1] and boxes[6.0][0] > boxes[40.0][0]
     with pytest.raises(ConfigError):
         PasteGeometry(widths=(2.0, 0.3))
+
+
+def test_synth_paste_into_at_camera_distances_and_a_bad_geometry_is_one_line(tmp_path, capsys):
+    from flowenedet_core.cli.main import main
+
+    folders = write_synthetic_data(tmp_path / "data", train=2, val=0, anomaly=0, size=(128, 256))
+    spec = f"cityscapes:{folders['cityscapes']}:train"
+    assert main(["synth", "--out", str(tmp_path / "near"), "--paste-into", spec,
+                 "--paste-distance", "5,6", "--paste-width", "2,2"]) == 0
+    assert main(["synth", "--out", str(tmp_path / "far"), "--paste-into", spec,
+                 "--paste-distance", "50,60", "--paste-width", "2,2"]) == 0
+    near, far = (AnomalyFolder(name, tmp_path / name / "anomaly") for name in ("near", "far"))
+    assert len(near) == len(far) == 2
+    for close, distant in zip(near, far, strict=True):
+        assert (close.label == 1).sum() > 20 * max((distant.label == 1).sum(), 1)
+    capsys.readouterr()
+    assert main(["synth", "--out", str(tmp_path / "bad"), "--paste-into", spec,
+                 "--paste-distance", "5,60", "--paste-fov", "0"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
