@@ -88,8 +88,14 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes 
     if sample_bytes == 2:
         samples = pixels.reshape(rows, width * spec.samples * 2).view(
             ">u2" if is_bigendian else "<u2")
-        pixels = (samples >> 8).astype(np.uint8).reshape(rows, width, spec.samples)
+        pixels = to_8_bit(samples).reshape(rows, width, spec.samples)
     return _convert(pixels, spec)
+
+
+def to_8_bit(samples: np.ndarray) -> np.ndarray:
+    """16-bit samples -> 8 bit by their high byte (value >> 8): a full-range camera keeps its
+    look."""
+    return (samples >> 8).astype(np.uint8)
 
 
 def _check_evenness(encoding: str, spec: Encoding, height: int, width: int) -> None:
@@ -167,7 +173,7 @@ def compressed_to_rgb(format: str, data: bytes | memoryview,
         raise ImageConversionError(f"{codec} image of {channels} {pixels.dtype} channels: "
                                    "not a colour or grey image")
     if bits == 16:
-        pixels = (pixels >> 8).astype(np.uint8)
+        pixels = to_8_bit(pixels)
     return _convert(pixels.reshape(pixels.shape[0], pixels.shape[1], channels),
                     ENCODINGS[f"{name}8"])
 

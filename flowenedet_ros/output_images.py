@@ -3,10 +3,10 @@ shared by the node and offline replay."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from flowenedet_core.cityscapes_classes import CITYSCAPES_PALETTE
+from flowenedet_core.data.transforms import resize_nearest
 
 _PALETTE = np.zeros((256, 3), np.uint8)
 _PALETTE[:len(CITYSCAPES_PALETTE)] = CITYSCAPES_PALETTE
@@ -23,7 +23,8 @@ def ood_mask(uncertainty: np.ndarray, threshold: float) -> np.ndarray:
 
 
 def resize_instances(instances: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Model-size uint16 instance ids -> the frame's (H, W), nearest neighbour."""
+    """Model-size uint16 instance ids -> the frame's (H, W), sampled as the pipeline samples the
+    labels (`resize_nearest`), so instances and labels line up pixel for pixel."""
     if instances.shape == tuple(shape):
         return instances
-    return cv2.resize(instances, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST_EXACT)
+    return resize_nearest(instances, shape)

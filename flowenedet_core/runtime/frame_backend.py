@@ -35,7 +35,9 @@ class ShapeRunner:
         self.outputs = outputs  # how many of the module's outputs come back to the host
         self.stream = stream  # None on the CPU
         self.input = torch.zeros(shape, dtype=torch.uint8, device=device)
-        self.staging = torch.zeros(shape, dtype=torch.uint8, pin_memory=stream is not None)
+        # pinned host copy of the frames (GPU only: on the CPU the frames themselves go in)
+        self.staging = None if stream is None else torch.zeros(shape, dtype=torch.uint8,
+                                                                  pin_memory=True)
         self.graph: torch.cuda.CUDAGraph | None = None
         self.static_outputs: tuple[torch.Tensor, ...] = ()
         self.host_outputs: list[torch.Tensor] = []

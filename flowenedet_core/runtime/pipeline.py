@@ -167,8 +167,7 @@ class Pipeline:
             outputs = self.runtime.run_frames(stack(images))
             inferred = finished = time.perf_counter()
             labels, uncertainty = outputs["labels"], outputs["uncertainty"]
-            model_labels = outputs.get("model_labels", [None] * len(images))
-            model_uncertainty = outputs.get("model_uncertainty", [None] * len(images))
+            model_labels, model_uncertainty = outputs["model_labels"], outputs["model_uncertainty"]
         else:
             resized = frame_size != tuple(self.image_size)
             batch = stack([resize_image(image, self.image_size) for image in images])

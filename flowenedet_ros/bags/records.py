@@ -9,6 +9,7 @@ import numpy as np
 from rosbags.typesys import Stores, get_typestore
 
 from ..image_conversion import (
+    COMPRESSED_CODECS,
     array_to_image_fields,
     image_to_array,
     rgb_to_compressed,
@@ -66,7 +67,7 @@ def _image(encoding: str, height: int, width: int, step: int, data: bytes, stamp
 def camera_record(rgb: np.ndarray, encoding: str, stamp: int, frame_id: str):
     """(H, W, 3) uint8 RGB -> an Image of any table encoding, or with `encoding` jpeg / png a
     CompressedImage as image_transport writes it."""
-    if encoding in ("jpeg", "png"):
+    if encoding in COMPRESSED_CODECS:
         fmt, data = rgb_to_compressed(rgb, encoding)
         return TYPESTORE.types[COMPRESSED_IMAGE](header=header(stamp, frame_id), format=fmt,
                                                  data=np.frombuffer(data, np.uint8))

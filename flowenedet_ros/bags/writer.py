@@ -37,8 +37,7 @@ class BagWriter:
         self._writer = Writer(self.path, version=Writer.VERSION_LATEST,
                               storage_plugin=STORAGE[storage])
         self._writer.set_compression(COMPRESSION[compression], CompressionFormat.ZSTD)
-        for key, value in (custom or {}).items():
-            self._writer.set_custom_data(key, value)
+        self.set_custom(custom or {})
         try:
             self._writer.open()
         except WriterError as error:
