@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, result in results.items():
         print(f"{name:14s} {result['ms']:7.2f} ms  {result['bytes'] / 1e6:6.2f} MB")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"size": [height, width], "threads": args.threads,
                                          "results": results}, indent=2))
     return 0
