@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The FED recipe study of README "FED on real data": every row trains on the train
-# frames minus a hold-out of 20 (@!4::5) and is scored on that hold-out only (misclassification at
-# the input size and at 0.75x, and synthetic objects pasted on its road), never on the dev sets.
+# The FED recipe study of docs/recipe-study.md: every row trains on the train frames minus a
+# hold-out of 20 (@!4::5) and is scored on that hold-out only (misclassification at the input size
+# and at 0.75x, synthetic objects pasted on its road, and real cut-outs of the proxy classes the
+# outlier rows never train on, part b of the class split), never on the dev sets.
 #   scripts/recipe-study.sh erfnet|efficientvit-b0 [ROW ...]     (default: every row)
 # Environment: ITERS (default 3000), THREADS, SEED (training seed), STUDY_OUT.
 # Results: runs/study/<backbone>/<row>/{fed.json, heldout*.json}; scripts/study_table.py prints them.
@@ -20,17 +21,23 @@ case $BACKBONE in
   erfnet)
     W=$SHARED/erfnet/erfnet_cityscapes.pth; SMALL=384x768; CROP=256x512; STRIDE=4
     ALL_CHANNELS=16  # its classifier input
-    BACKBONE_RANGE=1.0,1.0 ;;  # ERFNet was trained without scale augmentation
+    BACKBONE_RANGE=1.0,1.0  # ERFNet was trained without scale augmentation
+    RAW=--raw-logits ;;  # the study's choice for ERFNet (covariate-raw rows)
   efficientvit-b0)
     W=$SHARED/efficientvit/cityscapes_b0.pt; SMALL=768x1536; CROP=512x1024
     STRIDE=8  # the flow at the classifier's resolution, as METHOD.md places it
     ALL_CHANNELS=128  # its classifier input
-    BACKBONE_RANGE=0.5,2.0 ;;  # its authors trained it on the reference's range
+    BACKBONE_RANGE=0.5,2.0  # its authors trained it on the reference's range
+    RAW= ;;  # the study's choice for EfficientViT-B0 (standardised logits)
   *) echo "unknown backbone $BACKBONE" >&2; exit 2 ;;
 esac
 FIT="cityscapes:$CS:train@!4::5"
 HOLDOUT="heldout=cityscapes:$CS:train@4::5"
 PASTED=runs/study/heldout-paste
+CUTOUTS=runs/study/heldout-cutouts
+PROXY=$SHARED/ood_proxy
+OE="--outliers $PROXY --outlier-classes a --outlier-weight 3"  # part b stays unseen: the selection's objects
+CONTROL="--paste-controls 3"
 COVARIATE="--photometric --corruptions fog,brightness,contrast,gaussian_noise,motion_blur --corruption-prob 0.5"
 SAMPLER="--views sampler --crop $CROP --draws ${DRAWS:-8}"
 declare -A ROWS=(
@@ -46,10 +53,19 @@ declare -A ROWS=(
   [fed-c-all-channels]="--variant fed-c --blocks 4 --separable --groups $ALL_CHANNELS $SAMPLER --ratio-range 0.75,1.25"
   [fed-c-covariate]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE"
   [fed-c-covariate-raw]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE --raw-logits"
+  # outlier exposure: the best rows above, then + outliers, + paste control, + margin
+  [margin-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin"
+  [oe-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE"
+  [oe-control-margin-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL --margin"
+  [oe-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE"
+  [oe-control-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL"
+  [oe-control-margin-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL --margin"
 )
 ORDER=(today reference matched matched-raw covariate covariate-raw backbone-range fed-c-reference fed-c-matched fed-c-all-channels fed-c-covariate fed-c-covariate-raw)
 [ $# -gt 0 ] && ORDER=("$@")
 [ -d $PASTED/anomaly ] || $BIN/flowenedet synth --out $PASTED --paste-into "cityscapes:$CS:train@4::5" --seed 7
+[ -d $CUTOUTS/anomaly ] || $BIN/flowenedet synth --out $CUTOUTS --paste-into "cityscapes:$CS:train@4::5" \
+  --cutouts $PROXY --cutout-classes b --paste-distance 5,60 --seed 7
 for row in "${ORDER[@]}"; do
   dir=$OUT/$row
   [ -f $dir/heldout-small.json ] && continue
@@ -61,7 +77,7 @@ for row in "${ORDER[@]}"; do
     2> $dir/train.log
   echo "$(( $(date +%s) - start ))" > $dir/train_seconds
   $BIN/flowenedet eval --backbone $BACKBONE --weights $W --threads $THREADS --fed "$row=$dir" \
-    --data "$HOLDOUT" --data "pasted=anomaly:$PASTED/anomaly" \
+    --data "$HOLDOUT" --data "pasted=anomaly:$PASTED/anomaly" --data "cutouts=anomaly:$CUTOUTS/anomaly" \
     --scores msp,maxlogit,energy,entropy,fed --json $dir/heldout.json > $dir/heldout.md 2> $dir/eval.log
   $BIN/flowenedet eval --backbone $BACKBONE --weights $W --threads $THREADS --fed "$row=$dir" \
     --size $SMALL --data "heldout-small=cityscapes:$CS:train@4::5" \

@@ -92,24 +92,30 @@ def tiny_data(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def tiny_fed(tiny_data, tmp_path_factory) -> Path:
     """A FED-C checkpoint for the random ERFNet with random (not identity) parameters."""
+    from flowenedet_core.fed.detector import FEDConfig
+
+    return random_fed_checkpoint(tiny_data["weights"], tmp_path_factory.mktemp("fed"),
+                                 FEDConfig(variant="fed-c", num_blocks=2, condition_groups=16))
+
+
+def random_fed_checkpoint(weights: Path, directory: Path, config) -> Path:
+    """A checkpoint of `config` for the random ERFNet of `weights`, parameters drawn N(0, 0.3)."""
     from flowenedet_core.backbones.registry import create_backbone
     from flowenedet_core.checkpoint import BackboneInfo, DetectorCheckpoint, save_checkpoint
     from flowenedet_core.cityscapes_classes import CITYSCAPES_CLASSES
-    from flowenedet_core.fed.detector import FEDConfig, FlowEneDet
+    from flowenedet_core.fed.detector import FlowEneDet
     from flowenedet_core.fed.statistics import SMLStatistics
 
     torch.manual_seed(1)
-    backbone = create_backbone("erfnet", tiny_data["weights"], input_size=(64, 128))
+    backbone = create_backbone("erfnet", weights, input_size=(64, 128))
     count = len(CITYSCAPES_CLASSES)
     statistics = SMLStatistics(CITYSCAPES_CLASSES, (1.0,) * count, (2.0,) * count, (1,) * count)
-    detector = FlowEneDet(FEDConfig(variant="fed-c", num_blocks=2, condition_groups=16),
-                          statistics)
+    detector = FlowEneDet(config, statistics)
     with torch.no_grad():
         for parameter in detector.parameters():
             parameter.normal_(0, 0.3)
-    directory = tmp_path_factory.mktemp("fed")
     save_checkpoint(directory, DetectorCheckpoint(
-        detector, BackboneInfo.of(backbone, "erfnet", tiny_data["weights"])))
+        detector, BackboneInfo.of(backbone, "erfnet", weights)))
     return directory
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..data.cutouts import CLASS_PARTS
+from ..data.paste import write_cutout_anomalies
 from ..data.spec import parse_data_spec
 from ..data.synthetic_sets import PasteGeometry, write_pasted_anomalies, write_synthetic_data
 from ..data.transforms import parse_size
@@ -36,6 +38,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --paste-distance: the objects' width in m")
     parser.add_argument("--paste-fov", type=float, default=50.0, metavar="DEG",
                         help="with --paste-distance: the camera's horizontal field of view")
+    parser.add_argument("--cutouts", type=Path, default=None, metavar="DIR",
+                        help="with --paste-into: paste 1-3 real cut-outs of an outlier proxy "
+                             "folder (instances.csv + instances/) per frame, blended as in "
+                             "training, instead of synthetic objects; writes ATTRIBUTION.csv")
+    parser.add_argument("--cutout-classes", choices=CLASS_PARTS, default="b",
+                        help="with --cutouts: the class part pasted (select on the part the "
+                             "detector did not train on)")
     parser.set_defaults(run=run)
 
 
@@ -47,7 +56,11 @@ def run(args: argparse.Namespace) -> int:
                             "(a cityscapes spec) to find the road")
         geometry = None if args.paste_distance is None else PasteGeometry(
             args.paste_width, args.paste_distance, args.paste_fov)
-        folder = write_pasted_anomalies(dataset, args.out / "anomaly", args.seed, geometry)
+        if args.cutouts is not None:
+            folder = write_cutout_anomalies(dataset, args.out / "anomaly", str(args.cutouts),
+                                            args.cutout_classes, args.seed, geometry)
+        else:
+            folder = write_pasted_anomalies(dataset, args.out / "anomaly", args.seed, geometry)
         print(f"wrote {folder}")
         return 0
     folders = write_synthetic_data(args.out, args.train, args.val, args.anomaly, args.seed,

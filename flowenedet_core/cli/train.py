@@ -9,7 +9,9 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from ..data.cutouts import CLASS_PARTS
 from ..data.datasets import LabelledFolder
+from ..data.paste import PasteConfig
 from ..data.spec import parse_data_spec
 from ..data.transforms import parse_size
 from ..errors import ConfigError
@@ -101,6 +103,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="sampler crops in the statistics EMA (cached: at most the cache)")
     sampler.add_argument("--stats-momentum", type=float, default=0.01,
                          help="EMA momentum of the sampler statistics (the reference's 0.01)")
+    paste = parser.add_argument_group("outlier exposure, --views sampler (see data/paste.py)")
+    paste.add_argument("--outliers", type=Path, default=None,
+                       help="outlier proxy folder (instances.csv + instances/*.png RGBA "
+                            "cut-outs): pasted into training crops as m* = 1 pixels")
+    paste.add_argument("--outlier-classes", choices=CLASS_PARTS, default="a",
+                       help="class part of the proxy to paste (a / b: the fixed class split; "
+                            "select on the other part)")
+    paste.add_argument("--max-outliers", type=int, default=3,
+                       help="outliers per crop, uniform in 0..N")
+    paste.add_argument("--outlier-road-share", type=float, default=0.7,
+                       help="share of outliers on the road (the rest on sidewalk / terrain)")
+    paste.add_argument("--paste-controls", type=int, default=0,
+                       help="in-distribution objects (cars, persons, poles ... cut from the "
+                            "training frames) per crop, uniform in 0..N; 0: no paste control")
+    paste.add_argument("--outlier-weight", type=float, default=defaults.outlier_weight,
+                       help="loss weight of pasted outlier pixels (others 1)")
     parser.add_argument("--blocks", type=int, default=fed.num_blocks, help="coupling blocks L")
     parser.add_argument("--kernel-size", type=int, default=fed.kernel_size, help="subnet K")
     parser.add_argument("--separable", action="store_true",
@@ -111,6 +129,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--covariance", choices=["full", "diagonal"], default="full")
     parser.add_argument("--flow-stride", type=int, default=fed.flow_stride,
                         help="the flow runs at input size / stride (default 4)")
+    parser.add_argument("--margin", action="store_true",
+                        help="also condition the flow on the top-1/top-2 logit margin and log "
+                             "MSP (FED-U and FED-C)")
     parser.add_argument("--raw-logits", action="store_true",
                         help="feed raw logits to the energy (no SML standardisation)")
     parser.add_argument("--void", choices=["positive", "ignore"], default="positive",
@@ -133,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     config = FEDConfig(variant=args.variant, num_blocks=args.blocks, kernel_size=args.kernel_size,
                        separable=args.separable, condition_groups=groups,
                        full_covariance=args.covariance == "full", flow_stride=args.flow_stride,
-                       standardize=not args.raw_logits)
+                       standardize=not args.raw_logits, margin=args.margin)
     divides = channels % groups == 0
     if config.variant == "fed-c" and not divides:
         raise ConfigError(f"--groups {groups} does not divide the {channels} feature channels "
@@ -158,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
     statistics = training_statistics(args, loaded, dataset, source)
     options = TrainOptions(iters=args.iters, lr=args.lr, batch_size=args.batch_size,
                            crop_size=args.crop, flip=spec.sampler is None, seed=args.seed,
-                           void_positive=args.void == "positive")
+                           void_positive=args.void == "positive",
+                           outlier_weight=args.outlier_weight)
     trainer = Trainer(config, statistics, loaded.info, source, options, args.out, args.device,
                       extra={"views": view_description(spec, source), "statistics_from":
                              stats_origin(args)})
@@ -174,6 +196,8 @@ def run(args: argparse.Namespace) -> int:
 
 def sampler_config(args: argparse.Namespace, input_size: tuple[int, int]) -> SamplerConfig | None:
     if args.views != "sampler":
+        if args.outliers is not None:
+            raise ConfigError("--outliers pastes into sampler crops: add --views sampler")
         return None
     try:
         severities = tuple(int(s) for s in args.severities)
@@ -182,7 +206,21 @@ def sampler_config(args: argparse.Namespace, input_size: tuple[int, int]) -> Sam
     return SamplerConfig(input_size=input_size, crop_size=args.crop,
                          ratio_range=args.ratio_range, cat_max_ratio=args.cat_max_ratio,
                          photometric=args.photometric, corruptions=args.corruptions,
-                         severities=severities, corruption_probability=args.corruption_prob)
+                         severities=severities, corruption_probability=args.corruption_prob,
+                         paste=paste_config(args))
+
+
+def paste_config(args: argparse.Namespace) -> PasteConfig | None:
+    if args.outliers is None:
+        if args.paste_controls:
+            raise ConfigError("--paste-controls is the control of --outliers: add --outliers")
+        return None
+    if args.outlier_weight <= 0:
+        raise ConfigError(f"--outlier-weight must be > 0, got {args.outlier_weight}")
+    return PasteConfig.from_folder(str(args.outliers), args.outlier_classes,
+                                   max_outliers=args.max_outliers,
+                                   road_share=args.outlier_road_share,
+                                   max_controls=args.paste_controls)
 
 
 def stats_origin(args: argparse.Namespace) -> str:

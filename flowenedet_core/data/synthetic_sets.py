@@ -22,7 +22,8 @@ CITY = "synth"
 MILD_SHIFTS = (None, None, None, ("fog", 0.35), ("noise", 0.2), ("blur", 0.15), ("night", 0.2))
 
 
-def _write(path: Path, array: np.ndarray) -> None:
+def write_image(path: Path, array: np.ndarray) -> None:
+    """An RGB image or a label map as PNG, creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if array.ndim == 3:
         array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
@@ -39,8 +40,8 @@ def write_cityscapes(root: Path, split: str, count: int, seed: int,
                              severity=shift[1] if shift else 0.0,
                              advance=float(rng.uniform(0, 60)))
         stem = f"{CITY}_{index:06d}_000019"
-        _write(root / "leftImg8bit" / split / CITY / f"{stem}_leftImg8bit.png", frame.image)
-        _write(root / "gtFine" / split / CITY / f"{stem}_gtFine_labelTrainIds.png",
+        write_image(root / "leftImg8bit" / split / CITY / f"{stem}_leftImg8bit.png", frame.image)
+        write_image(root / "gtFine" / split / CITY / f"{stem}_gtFine_labelTrainIds.png",
                frame.labels)
 
 
@@ -49,8 +50,8 @@ def write_anomaly(root: Path, count: int, seed: int, size: tuple[int, int]) -> N
     for index in tqdm(range(count), desc="synthetic anomaly", unit="img"):
         frame = render_scene(int(rng.integers(1 << 30)), size, anomalies=int(rng.integers(1, 3)),
                              advance=float(rng.uniform(0, 60)))
-        _write(root / "images" / f"{index:04d}.png", frame.image)
-        _write(root / "labels_masks" / f"{index:04d}.png", frame.anomaly)
+        write_image(root / "images" / f"{index:04d}.png", frame.image)
+        write_image(root / "labels_masks" / f"{index:04d}.png", frame.anomaly)
 
 
 def write_synthetic_data(root: str | Path, train: int, val: int, anomaly: int, seed: int = 0,
@@ -155,6 +156,6 @@ def write_pasted_anomalies(dataset: LabelledFolder, root: str | Path, seed: int,
     rng = np.random.default_rng(seed)
     for sample in tqdm(dataset, desc="pasting objects", unit="img"):
         image, mask = paste_on_road(sample.image, sample.label, rng, geometry)
-        _write(root / "images" / f"{sample.name}.png", image)
-        _write(root / "labels_masks" / f"{sample.name}.png", mask)
+        write_image(root / "images" / f"{sample.name}.png", image)
+        write_image(root / "labels_masks" / f"{sample.name}.png", mask)
     return root

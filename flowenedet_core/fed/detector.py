@@ -13,10 +13,11 @@ from ..backbones.base import resample
 from ..errors import ConfigError
 from .base_distribution import ClassLogitGaussian
 from .blocks import FlowBlock
-from .energy import energy_input, standardize
+from .energy import energy_input, margin_input, standardize
 from .statistics import SMLStatistics
 
 Variant = Literal["fed-u", "fed-c"]
+MARGIN_CHANNELS = 2  # margin_input's
 # z, condition -> (u, per-dimension log-det): FlowEneDet.transform or an equivalent (fused.py)
 FlowTransform = Callable[[torch.Tensor, "torch.Tensor | None"], tuple[torch.Tensor, torch.Tensor]]
 
@@ -34,6 +35,7 @@ class FEDConfig:
     dropout: float = 0.2  # Dropout2d inside the coupling subnets
     flow_stride: int = 4  # the flow runs at input_size / flow_stride (1/4: the classifier's)
     standardize: bool = True  # SML standardisation of the logits before the energy
+    margin: bool = False  # also condition on the top-1/top-2 margin and log MSP (2 channels)
 
     def __post_init__(self) -> None:
         if self.variant not in ("fed-u", "fed-c"):
@@ -48,7 +50,9 @@ class FEDConfig:
 
     @property
     def condition_channels(self) -> int:
-        return self.condition_groups if self.variant == "fed-c" else 0
+        """Features' groups (FED-C), then the margin's two channels (`margin`)."""
+        groups = self.condition_groups if self.variant == "fed-c" else 0
+        return groups + (MARGIN_CHANNELS if self.margin else 0)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,6 +83,12 @@ def energy_on_grid(logits: torch.Tensor, grid: tuple[int, int],
 def condition_on_grid(features: torch.Tensor, grid: tuple[int, int], groups: int) -> torch.Tensor:
     """Backbone features -> FED-C condition a (B, P, h, w): channel-group means, on the grid."""
     return resample(group_pool(features.float(), groups), grid)
+
+
+def margin_on_grid(logits: torch.Tensor, grid: tuple[int, int],
+                   num_classes: int | None = None) -> torch.Tensor:
+    """Raw logits -> the margin condition (B, 2, h, w) on the flow grid (`margin_input`)."""
+    return margin_input(resample(logits.float(), grid)[:, :num_classes])
 
 
 class FlowEneDet(nn.Module):
@@ -112,11 +122,14 @@ class FlowEneDet(nn.Module):
         grid = self.grid_size(input_size)
         statistics = (self.logit_mean, self.logit_std) if self.config.standardize else None
         z = energy_on_grid(logits, grid, statistics, self.num_classes)
-        if self.config.variant == "fed-u":
-            return z, None
-        if features is None:
-            raise ConfigError("FED-C needs the backbone's features")
-        return z, condition_on_grid(features, grid, self.config.condition_groups)
+        parts = []
+        if self.config.variant == "fed-c":
+            if features is None:
+                raise ConfigError("FED-C needs the backbone's features")
+            parts.append(condition_on_grid(features, grid, self.config.condition_groups))
+        if self.config.margin:
+            parts.append(margin_on_grid(logits, grid, self.num_classes))
+        return z, torch.cat(parts, dim=1) if parts else None
 
     def transform(self, z: torch.Tensor, condition: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -24,3 +24,14 @@ def energy_input(logits: torch.Tensor) -> torch.Tensor:
     negative_energy = peak + torch.log(torch.exp(logits - peak).sum(dim=1, keepdim=True))
     return torch.cat([F.logsigmoid(negative_energy),
                       torch.log1p(ENERGY_EPS - torch.sigmoid(negative_energy))], dim=1)
+
+
+def margin_input(logits: torch.Tensor) -> torch.Tensor:
+    """(B, C, h, w) raw logits -> (B, 2, h, w): log(1 + top-1 minus top-2 logit) and log MSP.
+
+    What MSP sees and the energy does not: how far the winning class is ahead of the next, and
+    how much of the softmax it holds. An extra condition of the flow (`FEDConfig.margin`)."""
+    top = logits.topk(2, dim=1).values
+    peak = top[:, :1]
+    log_msp = -torch.log(torch.exp(logits - peak).sum(dim=1, keepdim=True))
+    return torch.cat([torch.log1p(top[:, :1] - top[:, 1:]), log_msp], dim=1)

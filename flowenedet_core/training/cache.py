@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..backbones.base import Backbone, resample, upsample_to
 from ..cityscapes_classes import IGNORE_INDEX
+from ..data.cutouts import OUTLIER_LABEL
 from ..data.datasets import LabelledFolder
 from ..data.transforms import resize_label
 from ..fed.detector import condition_on_grid
@@ -32,7 +33,7 @@ from .sampler import CropSampler, SamplerConfig, draw_generator
 
 LOGGER = logging.getLogger(__name__)
 CACHE_FORMAT = 3  # bump when the stored maps change meaning
-CORRECT, MISCLASSIFIED, VOID = 0, 1, 2
+CORRECT, MISCLASSIFIED, VOID, OUTLIER = 0, 1, 2, 3  # OUTLIER: a pasted unknown object
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class CacheSpec:
 class CacheEntry:
     logits: torch.Tensor  # (C, h, w) float16 class logits on the flow grid
     condition: torch.Tensor | None  # (P, h, w) float16
-    target: torch.Tensor  # (H, W) uint8 outcome: CORRECT, MISCLASSIFIED or VOID
+    target: torch.Tensor  # (H, W) uint8 outcome: CORRECT, MISCLASSIFIED, VOID or OUTLIER
     statistics: torch.Tensor | None = None  # (3, C): pixel count, mean, variance of the max logit
 
     def payload(self) -> dict[str, torch.Tensor]:
@@ -98,6 +99,7 @@ def compute_entry(backbone: Backbone, image: np.ndarray, label: np.ndarray,
     prediction = full[0].argmax(0)
     outcome = torch.where(label == IGNORE_INDEX, VOID,
                           torch.where(prediction != label, MISCLASSIFIED, CORRECT))
+    outcome = torch.where(label == OUTLIER_LABEL, OUTLIER, outcome)
     statistics = view_statistics(full, label[None], backbone.num_classes)
     return CacheEntry(logits, condition, outcome.to(torch.uint8).cpu(), statistics.cpu())
 
@@ -107,7 +109,7 @@ def build_cache(backbone: Backbone, dataset: LabelledFolder, spec: CacheSpec,
     """Load the cache for (dataset, spec) from `directory`, computing missing entries."""
     directory = Path(directory) / spec.key(dataset)
     directory.mkdir(parents=True, exist_ok=True)
-    sampler = CropSampler(spec.sampler) if spec.sampler else None
+    sampler = CropSampler(spec.sampler, dataset) if spec.sampler else None
     views = spec.views()
     entries = []
     bar = tqdm(total=len(dataset) * len(views), desc="backbone cache", disable=not progress,
@@ -141,15 +143,18 @@ def build_cache(backbone: Backbone, dataset: LabelledFolder, spec: CacheSpec,
 
 def outcome_shares(entries: list[CacheEntry]) -> dict[str, float]:
     """Shares of the training pixels: misclassified among labelled pixels, and among m* = 1
-    (void positive) the share that is a real error rather than void or padding."""
-    counts = sum(torch.bincount(e.target.ravel(), minlength=3).double() for e in entries)
-    correct, misclassified, void = counts.tolist()
+    (void positive) the share that is a real error rather than void or padding; the share of
+    pasted outlier pixels."""
+    counts = sum(torch.bincount(e.target.ravel(), minlength=4).double() for e in entries)
+    correct, misclassified, void, outlier = counts.tolist()
+    total = max(correct + misclassified + void + outlier, 1)
     return {"misclassified_of_labelled": misclassified / max(correct + misclassified, 1),
             "misclassified_of_positives": misclassified / max(misclassified + void, 1),
-            "void_of_all": void / max(correct + misclassified + void, 1)}
+            "void_of_all": void / total, "outlier_of_all": outlier / total}
 
 
 def describe_positives(shares: dict[str, float]) -> str:
     return (f"{100 * shares['misclassified_of_labelled']:.1f} % of labelled pixels misclassified,"
             f" {100 * shares['misclassified_of_positives']:.0f} % of m* = 1 pixels real errors "
-            f"(void {100 * shares['void_of_all']:.1f} % of all)")
+            f"(void {100 * shares['void_of_all']:.1f} %, pasted outliers "
+            f"{100 * shares.get('outlier_of_all', 0.0):.2f} % of all)")

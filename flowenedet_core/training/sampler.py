@@ -7,6 +7,8 @@ random crop, re-drawn (up to 10 times) while one class covers more than `cat_max
 crop's labelled pixels; horizontal flip; optional photometric jitter and `imagecorruptions`
 corruptions (covariate shift); pad to the crop size with black pixels and void labels. The
 backbone then runs on the padded crop, and padding counts as void (m* = 1 when void is positive).
+With a `PasteConfig`, cut-outs are pasted into the crop before the jitter (outlier exposure,
+`data/paste.py`): outlier pixels are labelled OUTLIER_LABEL, control pastes by their class.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import cv2
 import numpy as np
 
 from ..cityscapes_classes import IGNORE_INDEX
+from ..data.datasets import LabelledFolder
+from ..data.paste import ObjectPaster, PasteConfig, horizon_row
 from ..data.transforms import resize_image, resize_label
 from ..errors import ConfigError, DataError
 
@@ -37,6 +41,7 @@ class SamplerConfig:
     corruptions: tuple[str, ...] = ()  # `imagecorruptions` names applied to some crops
     severities: tuple[int, ...] = (1, 2, 3)  # drawn uniformly per corrupted crop
     corruption_probability: float = 0.0  # share of crops corrupted (needs `corruptions`)
+    paste: PasteConfig | None = None  # outlier exposure: cut-outs pasted into every crop
 
     def __post_init__(self) -> None:
         low, high = self.ratio_range
@@ -129,8 +134,10 @@ def corrupt_image(image: np.ndarray, corruption: str, severity: int,
 class CropSampler:
     """Draws (image crop, label crop) pairs of `config.crop_size` from a labelled frame."""
 
-    def __init__(self, config: SamplerConfig) -> None:
+    def __init__(self, config: SamplerConfig, dataset: LabelledFolder | None = None) -> None:
+        """`dataset`: the training frames, where paste controls are cut from."""
         self.config = config
+        self.paster = ObjectPaster(config.paste, dataset) if config.paste else None
         if config.corruptions:
             from ..data.corruptions import corruption_names
 
@@ -147,7 +154,11 @@ class CropSampler:
         image, label = resize_image(image, size), resize_label(label, size)
         top, left = crop_window(label, config.crop_size, config.cat_max_ratio, rng)
         bottom, right = top + config.crop_size[0], left + config.crop_size[1]
+        frame_size, horizon = label.shape, horizon_row(label)
         image, label = image[top:bottom, left:right], label[top:bottom, left:right]
+        if self.paster:
+            image, label = image.copy(), label.copy()
+            self.paster(image, label, frame_size, (top, left), horizon, rng)
         if config.flip and rng.random() < 0.5:
             image, label = image[:, ::-1], label[:, ::-1]
         if config.photometric:

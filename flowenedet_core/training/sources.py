@@ -65,7 +65,7 @@ class OnlineViews:
             raise ValueError("online views need a sampler")
         self.backbone, self.spec = backbone, spec
         self.has_condition = spec.condition_groups > 0
-        stream = SampledCrops(dataset, CropSampler(spec.sampler), seed)
+        stream = SampledCrops(dataset, CropSampler(spec.sampler, dataset), seed)
         loader = DataLoader(stream, batch_size=None, num_workers=workers,
                             pin_memory=torch.cuda.is_available(),
                             persistent_workers=workers > 0)

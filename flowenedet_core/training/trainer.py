@@ -17,9 +17,9 @@ from tqdm import tqdm
 
 from ..checkpoint import BackboneInfo, DetectorCheckpoint, save_checkpoint
 from ..cityscapes_classes import IGNORE_INDEX
-from ..fed.detector import FEDConfig, FlowEneDet, energy_on_grid
+from ..fed.detector import FEDConfig, FlowEneDet, energy_on_grid, margin_on_grid
 from ..fed.statistics import SMLStatistics
-from .cache import MISCLASSIFIED, VOID, CacheEntry
+from .cache import MISCLASSIFIED, OUTLIER, VOID, CacheEntry
 from .schedule import StepSchedule
 from .sources import ViewSource
 
@@ -38,6 +38,7 @@ class TrainOptions:
     seed: int = 0
     save_every: int = 250  # iterations between resumable snapshots
     void_positive: bool = True  # void pixels count as m* = 1 (METHOD.md); False: ignored
+    outlier_weight: float = 1.0  # loss weight of pasted outlier pixels (m* = 1), others 1
 
 
 @dataclass
@@ -45,51 +46,72 @@ class Crop:
     z: torch.Tensor  # (1, 2, h, w) energy input
     condition: torch.Tensor | None  # (1, P, h, w)
     target: torch.Tensor  # (1, H, W) int64
+    weight: torch.Tensor | None = None  # (1, H, W) per-pixel loss weight; None: all 1
 
 
 def training_target(outcome: torch.Tensor, void_positive: bool) -> torch.Tensor:
-    """Cached pixel outcomes -> m* (int64): 1 misclassified, 0 correct; void -> 1 or ignored."""
-    target = (outcome == MISCLASSIFIED).long()
+    """Cached pixel outcomes -> m* (int64): 1 misclassified or pasted outlier, 0 correct;
+    void -> 1 or ignored."""
+    target = ((outcome == MISCLASSIFIED) | (outcome == OUTLIER)).long()
     return torch.where(outcome == VOID, 1 if void_positive else IGNORE_INDEX, target)
+
+
+def outlier_weights(outcome: torch.Tensor, weight: float) -> torch.Tensor | None:
+    """Per-pixel loss weights: `weight` on pasted outliers, 1 elsewhere (None when all are 1)."""
+    if weight == 1.0 or not bool((outcome == OUTLIER).any()):
+        return None
+    return torch.where(outcome == OUTLIER, weight, 1.0)
 
 
 def random_crop(entry: CacheEntry, crop_size: tuple[int, int], stride: int, flip: bool,
                 generator: torch.Generator, void_positive: bool = True,
-                statistics: tuple[torch.Tensor, torch.Tensor] | None = None) -> Crop:
+                statistics: tuple[torch.Tensor, torch.Tensor] | None = None,
+                features: bool = True, margin: bool = False, outlier_weight: float = 1.0
+                ) -> Crop:
     """A crop aligned to the flow grid, so the target crop matches the flow maps exactly; the
-    energy input comes from the cropped logits (standardised when `statistics` are given)."""
+    energy input comes from the cropped logits (standardised when `statistics` are given).
+    The condition: the cached feature groups (`features`, where cached), then the margin of the
+    raw logits (`margin`)."""
     grid_h, grid_w = entry.logits.shape[-2:]
     crop_h, crop_w = min(crop_size[0] // stride, grid_h), min(crop_size[1] // stride, grid_w)
     top = int(torch.randint(0, grid_h - crop_h + 1, (1,), generator=generator))
     left = int(torch.randint(0, grid_w - crop_w + 1, (1,), generator=generator))
     logits = entry.logits[None, :, top:top + crop_h, left:left + crop_w].float()
     z = energy_on_grid(logits, (crop_h, crop_w), statistics)
-    condition = None
-    if entry.condition is not None:
-        condition = entry.condition[None, :, top:top + crop_h, left:left + crop_w].float()
+    parts = []
+    if features and entry.condition is not None:
+        parts.append(entry.condition[None, :, top:top + crop_h, left:left + crop_w].float())
+    if margin:
+        parts.append(margin_on_grid(logits, (crop_h, crop_w)))
+    condition = torch.cat(parts, dim=1) if parts else None
     scale_h = entry.target.shape[0] // grid_h
     scale_w = entry.target.shape[1] // grid_w
-    target = training_target(entry.target[top * scale_h:(top + crop_h) * scale_h,
-                                          left * scale_w:(left + crop_w) * scale_w],
-                             void_positive)[None]
+    outcome = entry.target[top * scale_h:(top + crop_h) * scale_h,
+                           left * scale_w:(left + crop_w) * scale_w]
+    target = training_target(outcome, void_positive)[None]
+    weight = outlier_weights(outcome, outlier_weight)
+    weight = None if weight is None else weight[None]
     if flip and bool(torch.rand((), generator=generator) < 0.5):
         z, target = z.flip(-1), target.flip(-1)
         condition = None if condition is None else condition.flip(-1)
-    return Crop(z, condition, target)
+        weight = None if weight is None else weight.flip(-1)
+    return Crop(z, condition, target, weight)
 
 
 def crop_loss(model: torch.nn.Module, crop: Crop, device: torch.device) -> torch.Tensor:
     """Pixel cross-entropy of the two FED logits, upsampled bilinearly to label resolution.
 
-    Averaged over the crop's non-ignored pixels; a crop with none (all void, void ignored)
-    contributes zero instead of NaN."""
+    A weighted mean over the crop's non-ignored pixels (`crop.weight`, else all weights 1); a
+    crop with none (all void, void ignored) contributes zero instead of NaN."""
     condition = None if crop.condition is None else crop.condition.to(device)
     logits = model(crop.z.to(device), condition)
     logits = F.interpolate(logits, size=crop.target.shape[-2:], mode="bilinear",
                            align_corners=False)
     target = crop.target.to(device)
-    total = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="sum")
-    return total / (target != IGNORE_INDEX).sum().clamp_min(1)
+    valid = (target != IGNORE_INDEX).float()
+    weight = valid if crop.weight is None else crop.weight.to(device) * valid
+    losses = F.cross_entropy(logits, target, ignore_index=IGNORE_INDEX, reduction="none")
+    return (losses * weight).sum() / weight.sum().clamp_min(1)
 
 
 def distributed_context() -> tuple[int, int]:
@@ -126,9 +148,11 @@ class Trainer:
         self.history: list[float] = []
 
     def sample(self) -> Crop:
+        config = self.model.config
         return random_crop(self.source.draw(self.generator), self.options.crop_size, self.stride,
                            self.options.flip, self.generator, self.options.void_positive,
-                           self.standardization)
+                           self.standardization, features=config.variant == "fed-c",
+                           margin=config.margin, outlier_weight=self.options.outlier_weight)
 
     def state_path(self) -> Path:
         return self.out_dir / STATE_FILE

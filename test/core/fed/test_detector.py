@@ -93,3 +93,28 @@ def test_fed_c_rejects_groups_that_do_not_divide_features():
 def test_config_rejects_even_kernel():
     with pytest.raises(ConfigError, match="kernel_size must be odd"):
         FEDConfig(kernel_size=4)
+
+
+def test_margin_input_is_the_top_two_gap_and_log_msp():
+    from flowenedet_core.fed.energy import margin_input
+
+    logits = torch.tensor([3.0, 1.0, -2.0, 0.5]).view(1, 4, 1, 1)
+    margin = margin_input(logits)
+    assert margin.shape == (1, 2, 1, 1)
+    assert margin[0, 0].item() == pytest.approx(torch.log1p(torch.tensor(2.0)).item())
+    assert margin[0, 1].item() == pytest.approx(torch.log_softmax(logits, 1).max().item())
+
+
+@pytest.mark.parametrize("variant", ["fed-u", "fed-c"])
+def test_margin_adds_two_condition_channels_after_the_features(variant):
+    config = FEDConfig(variant=variant, num_blocks=2, kernel_size=3, condition_groups=4,
+                       flow_stride=1, margin=True)
+    assert config.condition_channels == (6 if variant == "fed-c" else 2)
+    model = FlowEneDet(config, statistics()).eval().double()
+    logits, features = sample(variant)
+    _, condition = model.flow_inputs(logits, features, (6, 6))
+    assert condition.shape == (2, config.condition_channels, 6, 6)
+    from flowenedet_core.fed.energy import margin_input
+
+    torch.testing.assert_close(condition[:, -2:], margin_input(logits[:, :3].float()))
+    assert model.score(logits, features, (6, 6)).shape == (2, 6, 6)

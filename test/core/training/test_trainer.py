@@ -58,3 +58,42 @@ def test_crop_of_only_ignored_pixels_has_zero_loss_not_nan():
     loss = crop_loss(model, crop, torch.device("cpu"))
     assert loss.item() == 0.0
     loss.backward()
+
+
+def test_pasted_outliers_are_positive_and_weigh_their_own_weight():
+    from flowenedet_core.fed import FEDConfig, FlowEneDet, SMLStatistics
+    from flowenedet_core.training.cache import OUTLIER
+    from flowenedet_core.training.trainer import crop_loss
+
+    target = torch.zeros(8, 8, dtype=torch.uint8)
+    target[:2] = OUTLIER
+    target[2, :4] = MISCLASSIFIED
+    assert training_target(target, True)[:3].sum().item() == 16 + 4
+    entry = CacheEntry(torch.randn(3, 2, 2).half(), None, target)
+    plain = random_crop(entry, (8, 8), 4, False, torch.Generator())
+    weighted = random_crop(entry, (8, 8), 4, False, torch.Generator(), outlier_weight=4.0)
+    assert plain.weight is None and weighted.weight[0, :2].eq(4).all()
+    assert weighted.weight[0, 2:].eq(1).all()
+    statistics = SMLStatistics(("a", "b", "c"), (0.0,) * 3, (1.0,) * 3, (1,) * 3)
+    model = FlowEneDet(FEDConfig(num_blocks=1, kernel_size=1, flow_stride=4), statistics).eval()
+    logits = torch.nn.functional.interpolate(model(plain.z), size=(8, 8), mode="bilinear")
+    losses = torch.nn.functional.cross_entropy(logits, plain.target, reduction="none")[0]
+    weights = torch.where(target == OUTLIER, 4.0, 1.0)
+    expected = (losses * weights).sum() / weights.sum()
+    torch.testing.assert_close(crop_loss(model, weighted, torch.device("cpu")), expected)
+    torch.testing.assert_close(crop_loss(model, plain, torch.device("cpu")), losses.mean())
+
+
+def test_margin_condition_comes_from_the_raw_cropped_logits():
+    from flowenedet_core.fed.energy import margin_input
+
+    logits = torch.randn(4, 4, 8).half()
+    condition = torch.randn(2, 4, 8).half()
+    entry = CacheEntry(logits, condition, torch.zeros(16, 32, dtype=torch.uint8))
+    statistics = (torch.full((1, 4, 1, 1), 3.0), torch.full((1, 4, 1, 1), 2.0))
+    crop = random_crop(entry, (16, 32), 4, False, torch.Generator(), statistics=statistics,
+                       features=False, margin=True)
+    torch.testing.assert_close(crop.condition, margin_input(logits.float()[None]))
+    both = random_crop(entry, (16, 32), 4, False, torch.Generator(), margin=True)
+    assert both.condition.shape == (1, 4, 4, 8)
+    torch.testing.assert_close(both.condition[:, :2], condition.float()[None])
