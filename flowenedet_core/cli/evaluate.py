@@ -11,6 +11,7 @@ from ..errors import ConfigError
 from ..evaluation.evaluator import EvalOptions, evaluate
 from ..evaluation.report import markdown_table, save_plots, write_json
 from ..fed.statistics import SMLStatistics
+from ..metrics.meta_classifier import MetaClassifier
 from ..scores import SCORES, Score, fed_score, resolve_scores
 from .common import LOGGER, LoadedBackbone, add_backbone_arguments, add_tta_argument, load_backbone
 
@@ -50,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--components", action="store_true",
                         help="also SegmentMeIfYouCan's component-level metrics on anomaly "
                              "folders: sIoU, PPV, mean F1 (at each score's best-F1 threshold)")
+    parser.add_argument("--meta", action="append", default=[], type=parse_assignment,
+                        help="SCORE=FILE: with --components, also SCORE+meta, its components "
+                             "filtered by this meta classifier (`flowenedet fit-meta`); a "
+                             "--fed directory's meta.json is used for its score by default")
     parser.add_argument("--mc-samples", type=int, default=8, help="MC-dropout passes")
     parser.add_argument("--json", type=Path, default=None, help="write results JSON here")
     parser.add_argument("--plots", type=Path, default=None, help="write ROC/PR PNGs here")
@@ -83,6 +88,22 @@ def resolve_requested_scores(names: str, detectors: list[tuple[str, DetectorChec
     return scores
 
 
+def meta_classifiers(args: argparse.Namespace, score_names: list[str]
+                     ) -> dict[str, MetaClassifier]:
+    """--meta SCORE=FILE, else each --fed NAME=DIR's meta.json for its score."""
+    files = {}
+    for item in args.fed:
+        name, _, directory = item.rpartition("=") if "=" in item else ("fed", "", item)
+        if (Path(directory) / "meta.json").is_file():
+            files[name] = Path(directory) / "meta.json"
+    files.update({name: Path(path) for name, path in args.meta})
+    unknown = sorted(set(files) - set(score_names))
+    if unknown and args.meta:
+        raise ConfigError(f"--meta for {unknown}: not among the scores {score_names}")
+    return {name: MetaClassifier.load(path) for name, path in files.items()
+            if name in score_names and args.components}
+
+
 def run(args: argparse.Namespace) -> int:
     loaded = load_backbone(args)
     datasets = [parse_data_spec(spec) for spec in args.data]
@@ -95,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
                           boundary_smoothing=args.boundary_smoothing,
                           gaussian_smoothing=args.gaussian_smoothing, tta_scales=args.tta,
                           open_thresholds={k: float(v) for k, v in args.open_threshold},
-                          mc_samples=args.mc_samples, components=args.components)
+                          mc_samples=args.mc_samples, components=args.components,
+                          meta=meta_classifiers(args, [s.name for s in scores]))
     results = evaluate(loaded.model, datasets, scores, statistics, options=options)
     print(markdown_table(results))
     meta = {"backbone": args.backbone, "weights_sha256": loaded.info.weights_sha256,

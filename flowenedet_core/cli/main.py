@@ -13,12 +13,14 @@ from . import (
     estimate_stats,
     evaluate,
     export,
+    fit_meta,
     synth,
     train,
     train_backbone,
 )
 
-COMMANDS = (synth, train_backbone, estimate_stats, train, evaluate, export, build_engine, bench)
+COMMANDS = (synth, train_backbone, estimate_stats, train, evaluate, fit_meta, export, build_engine,
+            bench)
 
 
 def build_parser(commands=COMMANDS) -> argparse.ArgumentParser:

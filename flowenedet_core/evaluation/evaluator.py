@@ -9,7 +9,9 @@ size, positive = wrong argmax, void ignored; also mIoU and, for scores given a t
 With `components`, anomaly folders also get SegmentMeIfYouCan's component-level metrics (sIoU,
 PPV, mean F1; metrics/components.py) at each score's pooled best-F1 pixel threshold: the score maps
 are kept (float16) until the dataset's threshold is known, and the benchmark's component size
-limits are scaled from each image's own resolution to the evaluation resolution.
+limits are scaled from each image's own resolution to the evaluation resolution. A score with a
+meta classifier (`EvalOptions.meta`) is also reported as SCORE+meta: its components classified
+as false alarms removed before the component metrics.
 
 Multi-scale test-time augmentation runs the backbone again at each extra scale of the input size,
 computes every score there as at scale 1 (at the evaluation resolution) and averages the scales;
@@ -36,6 +38,7 @@ from ..metrics.components import (
     ComponentMetrics,
     scaled_sizes,
 )
+from ..metrics.meta_classifier import MetaClassifier
 from ..metrics.ranking import DEFAULT_BITS, RankingAccumulator, RankingMetrics
 from ..metrics.segmentation import ConfusionMatrix, open_set_maps
 from ..postprocess import gaussian_smooth, suppress_boundaries
@@ -45,6 +48,7 @@ from ..tta import SINGLE_SCALE, average, check_tta_scales, scaled_size
 LOGGER = logging.getLogger(__name__)
 SMOOTHED_SUFFIX = "+bs"  # boundary suppression + dilated smoothing (FED / SML in the reference)
 GAUSSIAN_SUFFIX = "+gs"  # plain 7x7 Gaussian (MSP / MaxLogit / Energy in the reference)
+META_SUFFIX = "+meta"  # component metrics after meta classification
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class EvalOptions:
     bits: int = DEFAULT_BITS  # histogram resolution of the ranking metrics
     components: bool = False  # also SegmentMeIfYouCan's component metrics (anomaly folders)
     mc_samples: int = 8
+    meta: dict[str, MetaClassifier] = field(default_factory=dict)  # score -> its classifier
 
 
 @dataclass
@@ -74,6 +79,16 @@ class DatasetResult:
     components: dict[str, ComponentMetrics] = field(default_factory=dict)
 
 
+@dataclass
+class KeptFrame:
+    """What the component metrics need of one frame once the dataset's threshold is known."""
+
+    label: np.ndarray  # (H, W) 0 / 1 / 255
+    maps: dict[str, np.ndarray]  # score -> (H, W) float16
+    sizes: tuple[int, int]  # component size limits at this resolution
+    prediction: np.ndarray  # (H, W) uint8 predicted train ids
+
+
 class DatasetEvaluation:
     """Accumulators of one dataset."""
 
@@ -86,8 +101,8 @@ class DatasetEvaluation:
         self.confusion = ConfusionMatrix(num_classes)
         self.open_confusion = {name: ConfusionMatrix(num_classes + 1)
                                for name in options.open_thresholds}
-        # (label, float16 score maps, component size limits) per image, for the components
-        self.kept: list[tuple[np.ndarray, dict[str, np.ndarray], tuple[int, int]]] = []
+        # per image, for the components: label, float16 score maps, size limits, prediction
+        self.kept: list[KeptFrame] = []
 
     def add(self, maps: dict[str, np.ndarray], positive: np.ndarray, valid: np.ndarray,
             prediction: np.ndarray, label: np.ndarray, native_pixels: int = 0) -> None:
@@ -97,8 +112,9 @@ class DatasetEvaluation:
             if self.options.components:
                 sizes = scaled_sizes(ANOMALY_TRACK_SIZES, native_pixels or label.size,
                                      label.size)
-                self.kept.append((label, {name: scores.astype(np.float16)
-                                          for name, scores in maps.items()}, sizes))
+                self.kept.append(KeptFrame(label, {name: scores.astype(np.float16)
+                                                   for name, scores in maps.items()}, sizes,
+                                           prediction.astype(np.uint8)))
             return
         self.confusion.update(prediction, label)
         has_both = positive[valid].any() and not positive[valid].all()
@@ -113,11 +129,16 @@ class DatasetEvaluation:
                     prediction, label, scores, self.options.open_thresholds[name], num_classes)
                 self.open_confusion[name].update(open_prediction, open_target)
 
-    def _components(self, name: str, pooled: RankingAccumulator) -> ComponentMetrics:
+    def _components(self, name: str, pooled: RankingAccumulator,
+                    meta: MetaClassifier | None = None) -> ComponentMetrics:
         threshold = pooled.best_f1_threshold()
         accumulator = ComponentAccumulator()
-        for label, maps, sizes in self.kept:
-            accumulator.update(maps[name].astype(np.float32) > threshold, label, sizes)
+        for frame in self.kept:
+            scores = frame.maps[name].astype(np.float32)
+            anomalous = scores > threshold
+            if meta is not None:
+                anomalous = meta.keep(anomalous, scores, frame.prediction)
+            accumulator.update(anomalous, frame.label, frame.sizes)
         return accumulator.compute(threshold)
 
     def finish(self) -> DatasetResult:
@@ -131,6 +152,9 @@ class DatasetEvaluation:
                     for key in ("ap", "auroc", "fpr95")}
             if self.kept:
                 result.components[name] = self._components(name, accumulator)
+                if name in self.options.meta:
+                    result.components[name + META_SUFFIX] = self._components(
+                        name, accumulator, self.options.meta[name])
         if result.kind == "cityscapes":
             result.miou = self.confusion.miou()
             result.pixel_accuracy = self.confusion.pixel_accuracy()
@@ -179,31 +203,37 @@ def evaluate(backbone: Backbone, datasets: list[LabelledFolder], scores: list[Sc
              statistics: SMLStatistics | None = None,
              options: EvalOptions = EvalOptions(), progress: bool = True
              ) -> list[DatasetResult]:
+    return [evaluate_dataset(backbone, dataset, scores, statistics, options, progress).finish()
+            for dataset in datasets]
+
+
+@torch.no_grad()
+def evaluate_dataset(backbone: Backbone, dataset: LabelledFolder, scores: list[Score],
+                     statistics: SMLStatistics | None, options: EvalOptions,
+                     progress: bool = True) -> DatasetEvaluation:
+    """Every frame of one dataset into its accumulators (`finish()` computes the metrics)."""
     input_size = options.input_size or backbone.preprocessing.input_size
     names = [s.name for s in scores]
     names += [n + suffix for suffix, asked in ((SMOOTHED_SUFFIX, options.boundary_smoothing),
                                                (GAUSSIAN_SUFFIX, options.gaussian_smoothing))
               if asked for n in names]
-    results = []
-    for dataset in datasets:
-        evaluation = DatasetEvaluation(dataset, names, backbone.num_classes, options)
-        for sample in tqdm(dataset, desc=dataset.name, disable=not progress, unit="img"):
-            if dataset.kind == "anomaly":
-                label = resize_label(sample.label, input_size)
-                if not (label == 1).any():
-                    evaluation.result.skipped += 1
-                    continue
-            else:
-                label = sample.label
-            averaged, prediction = averaged_scores(backbone, sample.image, scores, input_size,
-                                                   label.shape, statistics, options)
-            maps = score_maps(averaged, prediction, options)
-            prediction_np = prediction[0].cpu().numpy()
-            valid = label != 255
-            positive = (label == 1) if dataset.kind == "anomaly" else (prediction_np != label)
-            evaluation.add(maps, positive, valid, prediction_np, label, sample.label.size)
-            evaluation.result.images += 1
-        results.append(evaluation.finish())
-        LOGGER.info("%s: %d images evaluated, %d skipped without anomaly pixels",
-                    dataset.name, evaluation.result.images, evaluation.result.skipped)
-    return results
+    evaluation = DatasetEvaluation(dataset, names, backbone.num_classes, options)
+    for sample in tqdm(dataset, desc=dataset.name, disable=not progress, unit="img"):
+        if dataset.kind == "anomaly":
+            label = resize_label(sample.label, input_size)
+            if not (label == 1).any():
+                evaluation.result.skipped += 1
+                continue
+        else:
+            label = sample.label
+        averaged, prediction = averaged_scores(backbone, sample.image, scores, input_size,
+                                               label.shape, statistics, options)
+        maps = score_maps(averaged, prediction, options)
+        prediction_np = prediction[0].cpu().numpy()
+        valid = label != 255
+        positive = (label == 1) if dataset.kind == "anomaly" else (prediction_np != label)
+        evaluation.add(maps, positive, valid, prediction_np, label, sample.label.size)
+        evaluation.result.images += 1
+    LOGGER.info("%s: %d images evaluated, %d skipped without anomaly pixels",
+                dataset.name, evaluation.result.images, evaluation.result.skipped)
+    return evaluation

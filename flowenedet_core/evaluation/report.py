@@ -24,8 +24,8 @@ def results_to_json(results: list[DatasetResult], meta: dict | None = None) -> d
                 entry[name]["per_image_mean"] = result.per_image[name]
             if name in result.open_miou:
                 entry[name]["open_miou"] = result.open_miou[name]
-            if name in result.components:
-                entry[name]["components"] = result.components[name].as_dict()
+        for name, components in result.components.items():  # SCORE+meta has no pixel metrics
+            entry.setdefault(name, {})["components"] = components.as_dict()
         if result.miou is not None:
             entry["miou"] = result.miou
             entry["pixel_accuracy"] = result.pixel_accuracy
@@ -57,7 +57,7 @@ def markdown_table(results: list[DatasetResult]) -> str:
     if with_components:
         lines += ["", "| sIoU / PPV / mean F1 % (components) | " + " | ".join(
             r.name for r in with_components) + " |", "|---" * (len(with_components) + 1) + "|"]
-        for name in score_names:
+        for name in dict.fromkeys(n for r in with_components for n in r.components):
             cells = [f"{c.siou:.2f} / {c.ppv:.2f} / {c.mean_f1:.2f}"
                      if (c := r.components.get(name)) else "-" for r in with_components]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")

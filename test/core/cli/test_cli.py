@@ -154,3 +154,48 @@ def test_eval_rejects_test_time_scales_without_scale_one(tiny_data, capsys):
     with pytest.raises(SystemExit, match="2"):
         main(eval_argv(tiny_data, "--tta", "0.5,0.25"))
     assert "argument --tta: test-time scales [0.5, 0.25] must be" in capsys.readouterr().err
+
+
+def test_train_with_outliers_controls_and_margin_then_meta_classified_eval(tiny_data, tmp_path,
+                                                                        capsys):
+    import numpy as np
+
+    from flowenedet_core.metrics.meta_classifier import FEATURES, fit_logistic
+
+    from conftest import write_proxy
+
+    common = ["--backbone", "erfnet", "--weights", str(tiny_data["weights"]), "--size", "64x128"]
+    proxy = write_proxy(tmp_path / "proxy")
+    fed = tmp_path / "fed"
+    assert main(["train", *common, "--data", f"cityscapes:{tiny_data['cityscapes']}:train",
+                 "--variant", "fed-u", "--margin", "--views", "sampler", "--draws", "2",
+                 "--ratio-range", "1,1", "--outliers", str(proxy), "--outlier-classes", "a",
+                 "--outlier-weight", "3", "--stats-views", "4", "--iters", "3", "--blocks", "1",
+                 "--crop", "32x64", "--out", str(fed), "--cache-dir", str(tmp_path / "cache")]) == 0
+    sidecar = json.loads((fed / "fed.json").read_text())
+    assert sidecar["config"]["margin"] is True
+    views = sidecar["training"]["views"]
+    assert views["sampler"]["paste"]["classes"] == "a" and views["sampler"]["paste"]["digest"]
+    assert views["outcome_shares"]["outlier_of_all"] > 0
+    assert sidecar["training"]["options"]["outlier_weight"] == 3
+    anomaly = f"anomaly:{tiny_data['anomaly']}"
+    # a random backbone finds no real object: one clear line, nothing written
+    assert main(["fit-meta", *common, "--fed", str(fed), "--data", anomaly]) == 2
+    assert "components of both kinds" in capsys.readouterr().err
+    assert not (fed / "meta.json").exists()
+    rows = np.random.default_rng(0).normal(size=(30, len(FEATURES)))
+    fit_logistic(rows, (rows[:, 0] > 0).astype(float), "oe").save(fed / "meta.json")
+    report = tmp_path / "eval.json"
+    assert main(["eval", *common, "--fed", f"oe={fed}", "--data", f"toy={anomaly}",
+                 "--scores", "msp,fed", "--components", "--json", str(report)]) == 0
+    toy = json.loads(report.read_text())["datasets"]["toy"]
+    assert set(toy["oe+meta"]["components"]) >= {"siou", "ppv", "mean_f1"}
+    assert "| oe+meta |" in capsys.readouterr().out
+
+
+def test_paste_controls_without_outliers_are_refused(tiny_data, capsys):
+    code = main(["train", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]),
+                 "--data", f"cityscapes:{tiny_data['cityscapes']}:train", "--variant", "fed-u",
+                 "--views", "sampler", "--paste-controls", "2", "--out", "unused"])
+    assert code == 2
+    assert "--paste-controls is the control of --outliers" in capsys.readouterr().err

@@ -22,31 +22,7 @@ from flowenedet_core.errors import DataError
 from flowenedet_core.training.cache import CacheSpec
 from flowenedet_core.training.sampler import CropSampler, SamplerConfig, draw_generator
 
-from conftest import write_png
-
-CATEGORIES = ("chair", "chair", "chair", "cup", "cup", "dog", "kite", "bowl", "bowl", "bowl")
-
-
-def write_proxy(root: Path, categories: tuple[str, ...] = CATEGORIES,
-                border: tuple[int, ...] = ()) -> Path:
-    """A proxy folder as the project expects one: RGBA cut-outs (a red disc on transparency)
-    and instances.csv with categories, border flags and licences."""
-    rows = []
-    for index, category in enumerate(categories):
-        rgba = np.zeros((40, 30, 4), np.uint8)
-        yy, xx = np.mgrid[:40, :30]
-        disc = (yy - 20) ** 2 + (xx - 15) ** 2 <= 14 ** 2
-        rgba[disc] = (0, 0, 255, 255)  # BGR red, opaque
-        (root / "instances").mkdir(parents=True, exist_ok=True)
-        assert cv2.imwrite(str(root / "instances" / f"{index}.png"), rgba)
-        rows.append({"file": f"{index}.png", "category": category,
-                     "touches_image_border": "1" if index in border else "0",
-                     "image_license": "CC BY 2.0", "flickr_url": f"http://flickr/{index}"})
-    with (root / "instances.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return root
+from conftest import CATEGORIES, write_png, write_proxy
 
 
 def street(height: int = 96, width: int = 192) -> tuple[np.ndarray, np.ndarray]:
