@@ -26,6 +26,7 @@ FEATURES = ("log_area", "mean_uncertainty", "max_uncertainty", "std_uncertainty"
             "ring_uncertainty", "drivable_ring", "box_fill", "log_aspect", "bottom_row",
             "border_distance")
 DRIVABLE_CLASSES = (0, 1)  # road, sidewalk: where an object on the road is bordered by
+_DRIVABLE = np.isin(np.arange(256), DRIVABLE_CLASSES)
 FORMAT_VERSION = 1
 _RING = np.ones((3, 3), np.uint8)
 
@@ -37,19 +38,21 @@ def component_features(regions: np.ndarray, stats: np.ndarray, ids: np.ndarray,
     `labels`: predicted train ids of the same size. Each is looked at inside its box grown by
     one pixel, so the cost follows the components, not the frame."""
     height, width = regions.shape
-    drivable = np.isin(labels, DRIVABLE_CLASSES)
     rows = np.empty((len(ids), len(FEATURES)), np.float64)
     for row, region in enumerate(ids):
         x, y, w, h, area = (int(v) for v in stats[region][:5])
         top, left = max(y - 1, 0), max(x - 1, 0)
         bottom, right = min(y + h + 1, height), min(x + w + 1, width)
-        inside = regions[top:bottom, left:right] == region
-        ring = cv2.dilate(inside.view(np.uint8), _RING).view(bool) & ~inside
+        inside = (regions[top:bottom, left:right] == region).view(np.uint8)
+        ring = cv2.dilate(inside, _RING) - inside
         values = uncertainty[top:bottom, left:right]
-        inner, outer = values[inside], values[ring]
-        rows[row] = (np.log(area / (height * width)), inner.mean(), inner.max(), inner.std(),
-                     outer.mean() if outer.size else inner.mean(),
-                     drivable[top:bottom, left:right][ring].mean() if outer.size else 0.0,
+        mean, std = (float(v[0, 0]) for v in cv2.meanStdDev(values, mask=inside))
+        peak = cv2.minMaxLoc(values, mask=inside)[1]
+        has_ring = cv2.countNonZero(ring) > 0
+        ring_mean = cv2.mean(values, mask=ring)[0] if has_ring else mean
+        drivable = _DRIVABLE[labels[top:bottom, left:right]].view(np.uint8)
+        drivable_ring = cv2.mean(drivable, mask=ring)[0] if has_ring else 0.0
+        rows[row] = (np.log(area / (height * width)), mean, peak, std, ring_mean, drivable_ring,
                      area / (w * h), np.log(h / w), (y + h) / height,
                      min(x, y, width - x - w, height - y - h) / min(height, width))
     return rows
