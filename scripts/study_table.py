@@ -4,8 +4,10 @@
 
 Per row: the training views' shares (misclassified among labelled pixels, real errors among the
 m* = 1 pixels), then AP / FPR95 on the hold-out only: misclassification (per-image mean over the
-20 held-out train frames at the input size and at 0.75x) and synthetic objects pasted on their road
-(pooled). `select` is the mean of the three APs, the rule the chosen recipe was picked by.
+20 held-out train frames at the input size and at 0.75x), synthetic objects pasted on their road
+and real cut-outs of the proxy classes no outlier row trains on (pooled). `select` is the mean of
+the APs of held-out IDM, synthetic objects and cut-outs, the rule recipes are chosen by (rows
+evaluated before the cut-out set existed show `-` there and no `select`).
 """
 
 from __future__ import annotations
@@ -15,26 +17,31 @@ import sys
 from pathlib import Path
 
 SETS = (("heldout", "heldout.json", "per_image_mean"), ("heldout-small", "heldout-small.json",
-        "per_image_mean"), ("pasted", "heldout.json", None))
+        "per_image_mean"), ("pasted", "heldout.json", None), ("cutouts", "heldout.json", None))
+SELECTED_BY = ("heldout", "pasted", "cutouts")
 BASELINES = ("msp", "maxlogit", "energy", "entropy")
 ORDER = ("today", "reference", "matched", "matched-raw", "covariate", "covariate-raw",
          "backbone-range", "fed-c-reference", "fed-c-matched", "fed-c-all-channels",
-         "fed-c-covariate", "fed-c-covariate-raw")
+         "fed-c-covariate", "fed-c-covariate-raw", "margin-u", "oe-u", "oe-control-margin-u",
+         "oe-c", "oe-control-c", "oe-control-margin-c")
 
 
 def metrics(directory: Path, dataset: str, file: str, key: str | None, score: str
-            ) -> tuple[float, float]:
-    data = json.loads((directory / file).read_text())["datasets"][dataset][score]
-    values = data[key] if key else data
+            ) -> tuple[float, float] | None:
+    data = json.loads((directory / file).read_text())["datasets"].get(dataset)
+    if data is None:
+        return None
+    values = data[score][key] if key else data[score]
     return values["ap"], values["fpr95"]
 
 
 def row(name: str, directory: Path, score: str) -> str:
     cells, aps = [], []
     for dataset, file, key in SETS:
-        ap, fpr = metrics(directory, dataset, file, key, score)
-        cells.append(f"{ap:.2f} / {fpr:.2f}")
-        aps.append(ap)
+        found = metrics(directory, dataset, file, key, score)
+        cells.append(f"{found[0]:.2f} / {found[1]:.2f}" if found else "-")
+        if dataset in SELECTED_BY:
+            aps.append(found[0] if found else None)
     shares, seconds = "", ""
     sidecar = directory / "fed.json"
     if score not in BASELINES and sidecar.is_file():
@@ -45,14 +52,15 @@ def row(name: str, directory: Path, score: str) -> str:
                       f"{100 * share['misclassified_of_positives']:.0f}")
         if (directory / "train_seconds").is_file():
             seconds = f"{int((directory / 'train_seconds').read_text()) / 60:.1f}"
-    select = sum(aps) / len(aps)
-    return f"| {name} | {shares} | {' | '.join(cells)} | {select:.2f} | {seconds} |"
+    select = f"{sum(aps) / len(aps):.2f}" if None not in aps else "-"
+    return f"| {name} | {shares} | {' | '.join(cells)} | {select} | {seconds} |"
 
 
 def main(root: Path) -> None:
     print("| row | misclassified % of labelled / of m*=1 | hold-out IDM AP / FPR95 | "
-          "hold-out 0.75x IDM | pasted objects AP / FPR95 | select | train min |")
-    print("|---|---|---|---|---|---|---|")
+          "hold-out 0.75x IDM | pasted objects AP / FPR95 | cut-outs AP / FPR95 | select | "
+          "train min |")
+    print("|---|---|---|---|---|---|---|---|")
     rows = sorted((p for p in root.iterdir() if (p / "heldout-small.json").is_file()),
                   key=lambda p: (ORDER.index(p.name) if p.name in ORDER else len(ORDER), p.name))
     for directory in rows:
