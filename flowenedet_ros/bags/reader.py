@@ -181,20 +181,12 @@ class BagSource:
         the error (the caller reports them)."""
         undecodable: dict[str, int] = {}
         for stored in self.raw_messages(topics):
-            error = stored.error
-            if not error:
-                try:
-                    yield BagMessage(stored.topic, stored.timestamp,
-                                     deserialize(stored.data, stored.msgtype))
-                    continue
-                except Exception as exception:  # rosbags raises plain errors on bad CDR
-                    error = (f"cannot be decoded as {stored.msgtype} "
-                             f"({type(exception).__name__}: {exception})")
-            if keep_undecodable:
-                yield BagMessage(stored.topic, stored.timestamp, None, error)
+            item = decode(stored)
+            if item.message is not None or keep_undecodable:
+                yield item
                 continue
             if stored.topic not in undecodable:
-                self._problem(f"{stored.topic}: message at {stored.timestamp} ns {error}; "
+                self._problem(f"{stored.topic}: message at {stored.timestamp} ns {item.error}; "
                               "skipped")
             undecodable[stored.topic] = undecodable.get(stored.topic, 0) + 1
         for topic, count in undecodable.items():
@@ -265,6 +257,19 @@ class BagSource:
         message = migrate_message(store, TYPESTORE, msgtype, msgtype, self._migrations,
                                   store.deserialize_ros1(data, msgtype))
         return bytes(TYPESTORE.serialize_cdr(message, msgtype))
+
+
+def decode(stored: StoredMessage) -> BagMessage:
+    """A stored message deserialized, or with `message` None and why it cannot be."""
+    if stored.error:
+        return BagMessage(stored.topic, stored.timestamp, None, stored.error)
+    try:
+        return BagMessage(stored.topic, stored.timestamp,
+                          deserialize(stored.data, stored.msgtype))
+    except Exception as error:  # rosbags raises plain errors on bad CDR
+        return BagMessage(stored.topic, stored.timestamp, None,
+                          f"cannot be decoded as {stored.msgtype} "
+                          f"({type(error).__name__}: {error})")
 
 
 def _is_ros1(path: Path) -> bool:
