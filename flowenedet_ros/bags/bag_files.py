@@ -132,11 +132,16 @@ def decompressed_copy(path: Path, codec: str, folder: Path) -> Path:
     return target
 
 
+def message_codec(data: bytes | memoryview) -> str | None:
+    """zstd or lz4 when a stored message starts with that codec's frame magic."""
+    return MESSAGE_MAGICS.get(bytes(data[:4]))
+
+
 def decompress_message(data: bytes | memoryview) -> bytes | memoryview:
     """A message as stored -> its CDR bytes: decompressed when it starts with a zstd or lz4 frame
     magic (declared or not: a part read without its metadata.yaml still decompresses), else
     unchanged. Raises ValueError when it does not decompress."""
-    codec = MESSAGE_MAGICS.get(bytes(data[:4]))
+    codec = message_codec(data)
     if codec is None:
         return data
     try:

@@ -34,6 +34,7 @@ from .bag_files import (
     decompressed_copy,
     file_codec,
     find_bag_files,
+    message_codec,
 )
 from .records import TYPESTORE, deserialize
 from .scan import mcap_topics, scan_mcap, scan_sqlite3, sqlite3_topics
@@ -90,6 +91,7 @@ class BagSource:
         self.problems: list[str] = []
         self._migrations: dict[str, object] = {}  # rosbags' cache of ROS 1 -> 2 conversions
         self._temporary: TemporaryDirectory | None = None
+        self.message_codecs: set[str] = set()  # per-message compressions met while reading
         self.ros1 = _is_ros1(self.path)
         if self.ros1:
             self.files = BagFiles([self.path], storage="rosbag1")
@@ -220,6 +222,9 @@ class BagSource:
                         continue
                     yield StoredMessage(topic, timestamp, msgtype, data)
                     continue
+                codec = message_codec(data)
+                if codec is not None:
+                    self.message_codecs.add(codec)
                 try:
                     yield StoredMessage(topic, timestamp, msgtype, decompress_message(data))
                 except ValueError as error:
