@@ -8,6 +8,7 @@ folder, and messages are decompressed in memory.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -20,6 +21,7 @@ try:
 except ImportError:  # Python < 3.14
     from backports import zstd
 
+LOGGER = logging.getLogger(__name__)
 STORAGE_SUFFIXES = (".mcap", ".db3")
 FILE_CODECS = {".zstd": "zstd", ".lz4": "lz4"}  # a file-compressed part: bag_0.mcap.zstd
 # Frame magics: a CDR message starts with its encapsulation header (00 00 or 00 01), never
@@ -72,8 +74,8 @@ def find_bag_files(path: Path) -> BagFiles:
             files.parts, files.missing = [], []
             files.metadata = False
     elif found:
-        files.problems.append(f"{path}: no metadata.yaml; reading the {len(found)} storage "
-                              "file(s) in the folder as the bag")
+        LOGGER.info("%s: no metadata.yaml; reading the %d storage file(s) in the folder as the "
+                    "bag", path, len(found))
     listed = set(files.parts)
     files.parts += [p for p in found if p not in listed]
     if files.metadata and len(files.parts) > len(listed):

@@ -28,6 +28,7 @@ class TopicInfo:
     msgtype: str
     count: int
     image: str = ""  # image topics: encoding (or CompressedImage format) and size
+    promised: int | None = None  # what metadata.yaml says, where it says otherwise
 
 
 @dataclass
@@ -57,8 +58,11 @@ def bag_info(path: str | Path) -> BagInfo:
         info = BagInfo(Path(path), [(p.name, p.stat().st_size) for p in files.parts],
                        files.missing, _metadata(source), files.storage, _compression(source),
                        time_range, problems=source.problems)
+        promised = files.promised
         info.topics = [TopicInfo(topic, msgtype, counts.get(topic, 0),
-                                 describe_image(first[topic]) if topic in first else "")
+                                 describe_image(first[topic]) if topic in first else "",
+                                 promised.get(topic) if promised.get(topic, counts.get(topic, 0))
+                                 != counts.get(topic, 0) else None)
                        for topic, msgtype in sorted(topics.items())]
     return info
 
@@ -171,6 +175,7 @@ def format_info(info: BagInfo) -> str:
     for index, topic in enumerate(info.topics):
         text.append(f"{'Topic information:' if index == 0 else '':<19}Topic: {topic.topic} | "
                     f"Type: {topic.msgtype} | Count: {topic.count}"
+                    + (f" (metadata.yaml: {topic.promised})" if topic.promised is not None else "")
                     + (f" | Image: {topic.image}" if topic.image else ""))
     text += [f"{'Problems:' if index == 0 else '':<19}{problem}"
              for index, problem in enumerate(info.problems)]
