@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+import lz4.frame
 import numpy as np
 import yaml
 import zstandard
@@ -154,11 +155,11 @@ def mcap_ros2_file(path: Path, compression: CompressionType, chunk_size: int = 1
     return path
 
 
-def mcap_message_zstd_part(path: Path) -> Path:
+def mcap_message_compressed_part(path: Path, codec: str) -> Path:
     """A split part as rosbag2 writes with `compression_mode: message`, alone in its folder
-    (its metadata.yaml lost): each message's CDR one zstd frame, chunks uncompressed."""
+    (its metadata.yaml lost): each message's CDR one zstd (or lz4) frame, chunks uncompressed."""
     path.mkdir()
-    compressor = zstandard.ZstdCompressor()
+    compress = zstandard.ZstdCompressor().compress if codec == "zstd" else lz4.frame.compress
     with (path / f"{path.name}_3.mcap").open("wb") as stream:
         writer = McapWriter(stream, compression=CompressionType.NONE)
         writer.start(profile="ros2", library="rosbag2")
@@ -166,7 +167,7 @@ def mcap_message_zstd_part(path: Path) -> Path:
                                         TYPESTORE.generate_msgdef(IMAGE, ros_version=2)[0].encode())
         channel = writer.register_channel(TOPIC, "cdr", schema)
         for index in ALL:
-            writer.add_message(channel, STAMPS[index], compressor.compress(serialize(image(index))),
+            writer.add_message(channel, STAMPS[index], compress(serialize(image(index))),
                                STAMPS[index])
         writer.finish()
     return path
@@ -209,7 +210,11 @@ CORPUS = (
     CorpusBag("mcap-ros2-zstd.mcap", "mcap-ros2-support", "mcap", "zstd chunks",
               "one .mcap file", lambda p: mcap_ros2_file(p, CompressionType.ZSTD)),
     CorpusBag("mcap-message-zstd-part", "mcap", "mcap", "zstd per message (undeclared)",
-              "one split part, no metadata.yaml", mcap_message_zstd_part),
+              "one split part, no metadata.yaml",
+              lambda p: mcap_message_compressed_part(p, "zstd")),
+    CorpusBag("mcap-message-lz4-part", "mcap", "mcap", "lz4 per message (undeclared)",
+              "one split part, no metadata.yaml",
+              lambda p: mcap_message_compressed_part(p, "lz4")),
     CorpusBag("split-message-zstd", "rosbags (metadata v9)", "mcap", "zstd per message",
               "3 split parts, ROS 1 type names", lambda p: split_bag(p, None, MESSAGE)),
     CorpusBag("split-message-zstd-part-missing", "rosbags (metadata v9)", "mcap",
