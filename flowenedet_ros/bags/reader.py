@@ -100,7 +100,8 @@ class BagSource:
             self.files = find_bag_files(self.path)
             for problem in self.files.problems:
                 self._problem(problem)
-            self._parts = [self._open_part(part) for part in self.files.parts]
+            self._parts = [part for path in self.files.parts
+                           if (part := self._open_part(path)) is not None]
         self.contents = BagContents(custom=dict(self.files.custom))
         self._collect_contents()
         if not self.contents.topics:
@@ -128,7 +129,9 @@ class BagSource:
             LOGGER.warning(text)
             self.problems.append(text)
 
-    def _open_part(self, path: Path) -> _Part:
+    def _open_part(self, path: Path) -> _Part | None:
+        """A part read by rosbags, or scanned; None (and a problem) when it cannot be
+        decompressed."""
         readable = path
         codec = file_codec(path, self.files)
         if codec is not None:
@@ -139,7 +142,7 @@ class BagSource:
             except Exception as error:  # the codecs raise their own types on damaged data
                 self._problem(f"{path}: {codec}-compressed part cannot be decompressed "
                               f"({type(error).__name__}: {error}); skipped")
-                return _Part(path, None, path)
+                return None
         wal = path.with_name(path.name + "-wal")
         if wal.is_file() and wal.stat().st_size:
             self._problem(f"{wal}: messages still in the sqlite3 write-ahead log are not read "
@@ -198,6 +201,8 @@ class BagSource:
     def first_messages(self, topics: set[str]) -> dict[str, object]:
         """The first decodable message of each of `topics` (reading stops once all are seen)."""
         found: dict[str, object] = {}
+        if not topics:
+            return found
         for item in self.messages(topics, keep_undecodable=True):
             if item.message is not None and item.topic not in found:
                 found[item.topic] = item.message

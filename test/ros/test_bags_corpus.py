@@ -155,3 +155,25 @@ def test_bag_info_on_the_real_realsense_bag(realsense_bag, capsys):
             "Count: 2 | Image: mono16 640x480") in out  # mono16 stays a grey camera
     assert ("Topic: /device_0/sensor_1/Color_0/image/data | Type: sensor_msgs/msg/Image | "
             "Count: 1 | Image: rgb8 640x480") in out
+
+
+def test_messages_still_in_a_write_ahead_log_are_named_not_read_and_the_log_is_left_alone(
+        tmp_path):
+    bag = rosbags_bag(tmp_path / "bag", 8, StoragePlugin.SQLITE3, frames=(0, 1))
+    database = next(bag.glob("*.db3"))
+    writer = sqlite3.connect(database)  # a recorder still writing: its log not yet folded in
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    writer.execute("DELETE FROM messages WHERE id = 2")
+    writer.commit()
+    try:
+        before = fingerprint(bag)
+        assert f"{database.name}-wal" in {Path(name).name for name in before}
+        with BagSource(bag) as source:
+            assert [m.timestamp for m in source.messages()] == STAMPS[:2]
+            assert source.problems == [f"{database}-wal: messages still in the sqlite3 "
+                                       "write-ahead log are not read (the bag is opened "
+                                       "read-only and immutable)"]
+        assert fingerprint(bag) == before
+    finally:
+        writer.close()
