@@ -115,34 +115,34 @@ def play_and_record(bag: str | Path, output: str | Path,
     if options.rate <= 0:
         raise DataError(f"rate must be > 0, got {options.rate}")
     result = LiveResult()
-    ros_node = rclpy.create_node("flowenedet_player")
-    executor = SingleThreadedExecutor()
-    executor.add_node(ros_node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    with BagSource(bag) as source, BagWriter(output, options.storage,
-                                             source.contents.custom) as writer:
-        camera, label_topic, _ = choose_topics(
+    with BagSource(bag) as source:
+        camera, label_topic, _ = choose_topics(  # refused before anything is created
             source, ReplayOptions(camera_topic=options.camera_topic))
         camera_type = source.contents.topics[camera]
         image_topic = f"{options.node.rstrip('/')}/image" + (
             "/compressed" if camera_type == COMPRESSED_IMAGE else "")
-        publisher = ros_node.create_publisher(ROS_TYPES[camera_type], image_topic, PLAY_QOS)
-        status_name = f"{options.node.rstrip('/').rsplit('/', 1)[-1]}: uncertainty"
-        recorder = _Recorder(ros_node, writer, output_topics(options.node), status_name)
-        spinner.start()
-        try:
-            before = _wait_for_node(ros_node, publisher, recorder, image_topic,
-                                    options.discovery_timeout_s)
-            result.published, undecodable = _play(source, camera, label_topic, publisher,
-                                                  writer, recorder, options.rate)
-            _linger(recorder, options.linger_s, before, result.published)
-        finally:
-            executor.shutdown()
-            spinner.join(timeout=5)
-            ros_node.destroy_node()
-            with recorder.lock:
-                result.recorded = dict(recorder.counts)
-                after = recorder.node_counts
+        ros_node = rclpy.create_node("flowenedet_player")
+        executor = SingleThreadedExecutor()
+        executor.add_node(ros_node)
+        spinner = threading.Thread(target=executor.spin, daemon=True)
+        with BagWriter(output, options.storage, source.contents.custom) as writer:
+            publisher = ros_node.create_publisher(ROS_TYPES[camera_type], image_topic, PLAY_QOS)
+            status_name = f"{options.node.rstrip('/').rsplit('/', 1)[-1]}: uncertainty"
+            recorder = _Recorder(ros_node, writer, output_topics(options.node), status_name)
+            spinner.start()
+            try:
+                before = _wait_for_node(ros_node, publisher, recorder, image_topic,
+                                        options.discovery_timeout_s)
+                result.published, undecodable = _play(source, camera, label_topic, publisher,
+                                                      writer, recorder, options.rate)
+                _linger(recorder, options.linger_s, before, result.published)
+            finally:
+                executor.shutdown()
+                spinner.join(timeout=5)
+                ros_node.destroy_node()
+                with recorder.lock:
+                    result.recorded = dict(recorder.counts)
+                    after = recorder.node_counts
         result.problems = source.problems + undecodable
     _count(result, before, after, len(undecodable))
     LOGGER.info("played %d frames into %s: %d served, %d dropped, %d failed; recorded %s",

@@ -84,3 +84,22 @@ def test_live_counts_every_frame_as_served_dropped_or_failed(tiny_onnx, tmp_path
         statuses = [m.message.status[0] for m in source.messages({"/diagnostics"})]
     assert flags[1] is True  # the failed frame raises the flag, as offline
     assert {v.key: v.value for v in statuses[-1].values}["failed_frames"] == "1"
+
+
+def test_play_refuses_a_depth_topic_naming_the_colour_ones_before_waiting_for_a_node(tmp_path):
+    with BagWriter(tmp_path / "bag") as writer:
+        for index, encoding in enumerate(("rgb8", "16UC1")):
+            message = image_record(np.zeros((4, 8, 3), np.uint8), 10**9, "camera")
+            message.encoding, message.step = encoding, 24 if encoding == "rgb8" else 16
+            message.data = message.data[:message.step * 4]
+            writer.write(("/color", "/depth")[index], 10**9, message)
+    played = subprocess.run(
+        [sys.executable, "-m", "flowenedet_ros.cli", "play", str(tmp_path / "bag"), "--record",
+         str(tmp_path / "live"), "--topic", "/depth", "--wait", "1"],
+        env=ros_environment(), cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert played.returncode == 2
+    assert played.stderr.splitlines()[-1].endswith(
+        "/depth: 16UC1 is a depth image, not a camera frame: the model needs a colour or grey "
+        "camera (an encoding of the conversion table, or jpeg / png of one); colour topics of "
+        "this bag: /color (sensor_msgs/msg/Image, 1 messages)")
+    assert not (tmp_path / "live").exists()
