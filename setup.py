@@ -34,6 +34,9 @@ setup(
         "onnxscript>=0.2",  # the torch.export-based ONNX exporter
         "onnxruntime>=1.17",  # the CPU backend (TensorRT, when installed, takes the GPU)
         "rosbags>=0.10",  # rosbag2 read/write without ROS (make-bag, replay, play, calibrate)
+        # messages and MCAP chunks compressed per message (rosbags reads these too)
+        "backports.zstd>=1.0; python_version < '3.14'",
+        "lz4>=4",
         "pyyaml>=6",  # node parameter files
         "setuptools",
     ],
@@ -51,6 +54,10 @@ setup(
             "transformers>=4.40",
             "imagecorruptions-imaug>=1.1",
             "jsonschema>=4",
+            # bags written by other tools, in the bag corpus tests
+            "mcap>=1.2",
+            "mcap-ros2-support>=0.5",
+            "zstandard>=0.22",
             # the fused FED flow's parity tests (its CPU interpreter); triton 3.9 has wheels for
             # Linux x86_64 and Python >= 3.11 only, and requires no torch (pulls no CUDA build)
             "triton>=3.9; platform_system == 'Linux' and platform_machine == 'x86_64' "

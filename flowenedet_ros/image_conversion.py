@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import ImageConversionError
+from .errors import DepthImageError, ImageConversionError
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ ENCODINGS: dict[str, Encoding] = {
                      "`step` is the luma row), BT.601 as OpenCV converts it", chroma_rows=True),
 }
 COMPRESSED_CODECS = ("jpeg", "png")
+# Depth maps, not camera frames: the model never sees them (mono16 stays a grey camera).
+DEPTH_ENCODINGS = ("16UC1", "32FC1")
 DEFAULT_MAX_PIXELS = 4096 * 4096
 
 
@@ -76,10 +78,7 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes 
     """An Image message's fields -> (H, W, 3) uint8 RGB (a copy only where needed).
 
     Raises ImageConversionError naming what is wrong and what is accepted."""
-    spec = ENCODINGS.get(encoding)
-    if spec is None:
-        raise ImageConversionError(f"unsupported encoding {encoding!r}; accepted: "
-                                   f"{', '.join(ENCODINGS)}")
+    spec = camera_encoding(encoding)
     _check_size(height, width, max_pixels)
     _check_evenness(encoding, spec, height, width)
     rows = height * 3 // 2 if spec.chroma_rows else height
@@ -90,6 +89,45 @@ def image_to_rgb(encoding: str, height: int, width: int, step: int, data: bytes 
             ">u2" if is_bigendian else "<u2")
         pixels = to_8_bit(samples).reshape(rows, width, spec.samples)
     return _convert(pixels, spec)
+
+
+def camera_encoding(encoding: str) -> Encoding:
+    """The table entry of a camera encoding; a depth encoding (16UC1, 32FC1) is refused with
+    DepthImageError, anything else unknown with ImageConversionError."""
+    if encoding in DEPTH_ENCODINGS:
+        raise DepthImageError(depth_refusal(encoding))
+    spec = ENCODINGS.get(encoding)
+    if spec is None:
+        raise ImageConversionError(f"unsupported encoding {encoding!r}; accepted: "
+                                   f"{', '.join(ENCODINGS)}")
+    return spec
+
+
+def depth_refusal(kind: str) -> str:
+    """The one line for a depth image where a camera frame is expected."""
+    return (f"{kind} is a depth image, not a camera frame: the model needs a colour or grey "
+            "camera (an encoding of the conversion table, or jpeg / png of one)")
+
+
+def depth_kind(message) -> str | None:
+    """What depth a sensor_msgs Image or CompressedImage carries (`16UC1`, `16UC1; png`,
+    `compressedDepth`), or None for a camera frame."""
+    if hasattr(message, "format"):
+        return format_depth(message.format)
+    return message.encoding if message.encoding in DEPTH_ENCODINGS else None
+
+
+def format_depth(format: str) -> str | None:
+    """The depth a CompressedImage format names, or None. The format starts with the encoding
+    image_transport was given (`16UC1; png compressed`); compressedDepth is depth whatever it
+    holds."""
+    text = format.strip()
+    if "compresseddepth" in text.lower().replace(" ", ""):
+        return "compressedDepth"
+    original, _, rest = text.partition(";")
+    if original.strip() not in DEPTH_ENCODINGS:
+        return None
+    return f"{original.strip()}; {rest.split()[0] if rest.split() else 'compressed'}"
 
 
 def to_8_bit(samples: np.ndarray) -> np.ndarray:
@@ -153,6 +191,9 @@ def compressed_to_rgb(format: str, data: bytes | memoryview,
 
     `format` as image_transport writes it ("rgb8; jpeg compressed bgr8") or just "jpeg" / "png":
     the codec, and which channel order the encoder was given (bgr unless it says rgb)."""
+    kind = format_depth(format)
+    if kind is not None:
+        raise DepthImageError(depth_refusal(kind))
     codec, stored = _parse_format(format)
     buffer = np.frombuffer(data, np.uint8)
     if buffer.size == 0:
@@ -181,9 +222,6 @@ def compressed_to_rgb(format: str, data: bytes | memoryview,
 def _parse_format(format: str) -> tuple[str, str]:
     """(codec, encoding the encoder was given) of a CompressedImage format string."""
     text = format.strip().lower()
-    if "compresseddepth" in text.replace(" ", ""):
-        raise ImageConversionError(f"format {format!r}: compressedDepth (depth images) is not "
-                                   "supported")
     after = text.split(";", 1)[-1].split()
     codec = next((word for word in after if word in (*COMPRESSED_CODECS, "jpg")), None)
     if codec is None:

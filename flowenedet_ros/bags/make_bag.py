@@ -20,7 +20,7 @@ from flowenedet_core.data.spec import parse_data_spec
 from flowenedet_core.data.transforms import read_label, read_rgb
 from flowenedet_core.errors import DataError
 
-from ..image_conversion import COMPRESSED_CODECS, ENCODINGS
+from ..image_conversion import COMPRESSED_CODECS, camera_encoding
 from .reason_summary import encode_expected
 from .records import LABEL_KIND_KEY, camera_record, image_record
 from .writer import BagWriter
@@ -34,7 +34,7 @@ class BagLayout:
     label_topic: str = "/camera/labels"
     frame_id: str = "camera"
     rate_hz: float = 10.0
-    encoding: str = "rgb8"  # any encoding of image_conversion.ENCODINGS
+    encoding: str = "rgb8"  # any encoding of image_conversion.ENCODINGS (no depth)
     storage: str = "mcap"
     compressed: str = ""  # jpeg | png: CompressedImage instead (image_transport "compressed")
     compression: str = "none"  # none | file | message: the bag's zstd compression
@@ -104,9 +104,7 @@ def write_bag(frames: Iterator[Frame], count: int, output: str | Path, layout: B
     Returns messages per topic."""
     if layout.rate_hz <= 0:
         raise DataError(f"rate must be > 0 Hz, got {layout.rate_hz}")
-    if layout.encoding not in ENCODINGS:
-        raise DataError(f"encoding must be one of {', '.join(ENCODINGS)}, got "
-                        f"{layout.encoding!r}")
+    camera_encoding(layout.encoding)  # one of the table; depth is refused as the node does
     if layout.compressed not in ("", *COMPRESSED_CODECS):
         raise DataError(f"compressed must be one of {', '.join(COMPRESSED_CODECS)}, got "
                         f"{layout.compressed!r}")

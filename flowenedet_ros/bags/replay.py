@@ -5,8 +5,8 @@ Writes an output bag with the node's topics (input headers kept, record times of
 reason String at its frame's record time), and returns a summary (frames, latency, flag timeline,
 uncertain fractions, reasons, metrics when labels are recorded, a reason confusion matrix when the
 bag records what each stretch is) plus the frames the report shows. Bad frames (wrong encoding,
-truncated data) are counted, flagged like the node does, and skipped; a damaged bag is replayed as
-far as it reads.
+truncated data, a depth image) and messages that cannot be decoded are counted as failed, flagged
+like the node does, and skipped; a damaged bag is replayed as far as it reads.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from flowenedet_core.runtime.pipeline import Pipeline
 
 from ..diagnostics import FrameStats, diagnostic_status, reason_values, scaled_box
 from ..frame_reason import INPUT, frame_reason
-from ..image_conversion import describe_message, message_to_rgb
+from ..image_conversion import depth_kind, depth_refusal, describe_message, message_to_rgb
 from ..output_images import colorize, ood_mask, resize_instances
 from ..parameter_file import NODE_NAME
 from ..pipeline_factory import flag_config, reason_config
@@ -86,22 +86,31 @@ class ReplayResult:
 
 
 def choose_topics(source: BagSource, options: ReplayOptions) -> tuple[str, str | None, str | None]:
-    """(camera topic, label topic or None, label kind or None) of this bag."""
+    """(camera topic, label topic or None, label kind or None) of this bag. Depth topics (by
+    their first message: 16UC1 / 32FC1, raw or PNG, compressedDepth) are never the camera; asked
+    for one, the refusal names the bag's colour topics."""
     custom = source.contents.custom
     labelled = {key.removeprefix(LABEL_KIND_KEY): kind for key, kind in custom.items()
                 if key.startswith(LABEL_KIND_KEY)}
     topics = source.contents.topics
     images = [t for t, kind in topics.items() if kind in CAMERA_TYPES]
+    unlabelled = [t for t in images if t not in labelled and t != options.label_topic]
+    depth = {topic: kind for topic, message in source.first_messages(set(unlabelled)).items()
+             if (kind := depth_kind(message)) is not None}
+    colour = [t for t in unlabelled if t not in depth]
     camera = options.camera_topic
     if camera is None:
-        candidates = [t for t in images if t not in labelled and t != options.label_topic]
-        if not candidates:
+        if len(colour) > 1:
+            raise DataError(f"{source.path}: {len(colour)} camera topics, choose one with "
+                            f"--topic: {_listing(source, colour)}")
+        if not colour and not depth:
             raise DataError(f"{source.path}: no Image or CompressedImage camera topic; topics: "
                             f"{_listing(source, list(topics))}")
-        if len(candidates) > 1:
-            raise DataError(f"{source.path}: {len(candidates)} camera topics, choose one with "
-                            f"--topic: {_listing(source, candidates)}")
-        camera = candidates[0]
+        camera = colour[0] if colour else next(iter(depth))
+    if camera in depth:
+        raise DataError(f"{source.path}: {camera}: {depth_refusal(depth[camera])}; "
+                        f"colour topics of this bag: "
+                        f"{_listing(source, colour) if colour else 'none'}")
     if topics.get(camera) not in CAMERA_TYPES:
         raise DataError(f"{source.path}: no Image or CompressedImage topic {camera!r}; image "
                         f"topics: {_listing(source, images) if images else 'none'}")
@@ -144,6 +153,10 @@ class _Replayer:
         self.last_report = -math.inf
 
     def label(self, item: BagMessage, topic: str) -> None:
+        if item.message is None:
+            self.failures.append(f"{topic} message at {item.timestamp} ns {item.error}; its "
+                                 "frame is not scored")
+            return
         self.writer.write(topic, item.timestamp, item.message)
         stamp = stamp_ns(item.message.header)
         waiting = self.pending.pop(stamp, None)
@@ -157,18 +170,24 @@ class _Replayer:
         self.metrics.add(waiting, truth)
 
     def frame(self, item: BagMessage) -> None:
-        message, stamp = item.message, stamp_ns(item.message.header)
+        """Served, or failed (undecodable: at its record time; unconvertible): one record each."""
+        message = item.message
+        stamp = item.timestamp if message is None else stamp_ns(message.header)
         now = stamp / 1e9
         if self.flag is None:
             self.flag = SceneFlag(self.flag_settings, now)
-        try:
-            image = message_to_rgb(message, self.values["max_pixels"])
-            prediction = self.pipeline.infer(image)
-        except FlowenedetError as error:
-            self._fail(f"{self.camera} frame at {stamp} ns {describe_message(message)}: {error}",
-                       item.timestamp, now)
+        if message is None:
+            self._fail(f"{self.camera} message at {stamp} ns {item.error}", item.timestamp, now)
         else:
-            self._serve(image, prediction, item.timestamp, stamp, message.header.frame_id, now)
+            try:
+                image = message_to_rgb(message, self.values["max_pixels"])
+                prediction = self.pipeline.infer(image)
+            except FlowenedetError as error:
+                self._fail(f"{self.camera} frame at {stamp} ns {describe_message(message)}: "
+                           f"{error}", item.timestamp, now)
+            else:
+                self._serve(image, prediction, item.timestamp, stamp, message.header.frame_id,
+                            now)
         self.records[-1].expected_reason = next(
             (kind for first, last, kind in self.expected if first <= stamp <= last), None)
         self._diagnostics(item.timestamp, stamp, now)
@@ -249,7 +268,7 @@ def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path
                                  options.gallery_frames, expected_reasons(source.contents.custom))
             bar = tqdm(total=source.contents.counts.get(camera), desc="replay", unit="frame",
                        disable=not progress)
-            for item in source.messages(wanted):
+            for item in source.messages(wanted, keep_undecodable=True):
                 if item.topic == label_topic:
                     replayer.label(item, label_topic)
                 else:
@@ -292,7 +311,8 @@ def summarize(records: list[FrameRecord], problems: list[str], values: dict,
               metrics: LabelMetrics | None) -> dict:
     served = [r for r in records if np.isfinite(r.uncertain_fraction)]
     return {
-        "frames": {"read": len(records), "served": len(served),
+        # every camera message: served or failed (replay serves every frame: none dropped)
+        "frames": {"read": len(records), "served": len(served), "dropped": 0,
                    "failed": len(records) - len(served)},
         "latency_ms": _statistics([r.latency_ms for r in served]),
         "uncertain_fraction": _statistics([r.uncertain_fraction for r in served]),

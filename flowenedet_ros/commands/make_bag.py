@@ -44,8 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--label-topic", default=defaults.label_topic)
     parser.add_argument("--frame-id", default=defaults.frame_id)
     parser.add_argument("--rate", type=float, default=defaults.rate_hz, help="frames per second")
-    parser.add_argument("--encoding", choices=tuple(ENCODINGS), default=defaults.encoding,
-                        help="sensor_msgs/Image encoding (the README's conversion table)")
+    parser.add_argument("--encoding", default=defaults.encoding,
+                        help="sensor_msgs/Image encoding of the conversion table: "
+                             f"{', '.join(ENCODINGS)} (depth encodings are refused)")
     parser.add_argument("--compressed", choices=COMPRESSED_CODECS, default="",
                         help="write sensor_msgs/CompressedImage (format as image_transport "
                              "writes it) instead of Image")

@@ -44,9 +44,9 @@ def run(args: argparse.Namespace) -> int:
         result = play_and_record(args.bag, args.record, options)
     finally:
         rclpy.try_shutdown()
-    print(f"played {result.published} frames; recorded "
-          + ", ".join(f"{name} {count}" for name, count in result.recorded.items())
-          + f"; {result.dropped} frames not answered (the node serves the latest frame)")
+    print(f"played {result.published} frames: {result.served} served, {result.dropped} "
+          f"dropped (the node serves the latest frame), {result.failed} failed; recorded "
+          + ", ".join(f"{name} {count}" for name, count in result.recorded.items()))
     for problem in result.problems:
         print(f"problem: {problem}")
     print(f"recording: {args.record}")

@@ -1,10 +1,12 @@
 """Bags as cameras and recorders write them: CompressedImage topics, zstd-compressed rosbag2
-(per file and per message), ROS 1 type names, the camera topic chosen or listed, ROS 1 bags."""
+(per file and per message), ROS 1 type names, the camera topic chosen or listed, ROS 1 bags,
+depth beside colour."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from bag_commands import make_bag, replay
@@ -23,6 +25,7 @@ from flowenedet_ros.bags.records import (
 )
 from flowenedet_ros.bags.replay import ReplayOptions, choose_topics
 from flowenedet_ros.bags.writer import BagWriter
+from flowenedet_ros.cli import main
 from flowenedet_ros.image_conversion import message_to_rgb
 
 RNG = np.random.default_rng(5)
@@ -103,7 +106,7 @@ def test_two_camera_topics_are_listed_with_types_and_counts(tmp_path):
 def test_replay_serves_a_jpeg_topic_of_a_message_compressed_bag(tiny_onnx, tmp_path):
     bag = write_rosbags_bag(tmp_path / "bag", {"/cam/compressed": "jpeg"})
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
-    assert code == 0 and summary["frames"] == {"read": 3, "served": 3, "failed": 0}
+    assert code == 0 and summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0}
 
 
 def test_a_corrupt_compressed_frame_is_flagged_and_the_next_one_served(tiny_onnx, tmp_path):
@@ -119,7 +122,7 @@ def test_a_corrupt_compressed_frame_is_flagged_and_the_next_one_served(tiny_onnx
         writer.write(connection, 10**9 * (index + 1), serialize(record))
     writer.close()
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
-    assert code == 1 and summary["frames"] == {"read": 3, "served": 2, "failed": 1}
+    assert code == 1 and summary["frames"] == {"read": 3, "served": 2, "dropped": 0, "failed": 1}
     assert len(summary["problems"]) == 1 and "cannot be decoded" in summary["problems"][0]
     assert [entry[2] for entry in summary["flag"]["timeline"]][1] is True
 
@@ -139,7 +142,7 @@ def test_ros1_realsense_bag_replays_colour_and_depth(realsense_bag, tiny_onnx, t
         choose_topics(source, ReplayOptions())
     colour = "/device_0/sensor_1/Color_0/image/data"
     code, summary = replay(realsense_bag, tiny_onnx, tmp_path / "colour", "--topic", colour)
-    assert code == 0 and summary["frames"] == {"read": 1, "served": 1, "failed": 0}
+    assert code == 0 and summary["frames"] == {"read": 1, "served": 1, "dropped": 0, "failed": 0}
     assert (tmp_path / "colour" / "report.html").stat().st_size > 1000
     with BagSource(tmp_path / "colour" / "bag") as source:
         labels = [m.message for m in source.messages({"/flowenedet_node/segmentation"})]
@@ -147,7 +150,7 @@ def test_ros1_realsense_bag_replays_colour_and_depth(realsense_bag, tiny_onnx, t
     assert stamp_ns(labels[0].header) == 360_713_523_000
     depth = "/device_0/sensor_0/Depth_0/image/data"
     code, summary = replay(realsense_bag, tiny_onnx, tmp_path / "depth", "--topic", depth)
-    assert code == 0 and summary["frames"] == {"read": 2, "served": 2, "failed": 0}
+    assert code == 0 and summary["frames"] == {"read": 2, "served": 2, "dropped": 0, "failed": 0}
     assert "2 of 2 frames served" in capsys.readouterr().out
 
 
@@ -158,3 +161,62 @@ def test_a_bag_without_a_camera_topic_lists_its_topics(tmp_path):
             DataError, match=r"no Image or CompressedImage camera topic; topics: /flag "
             r"\(std_msgs/msg/Bool, 1 messages\)"):
         choose_topics(source, ReplayOptions())
+
+
+def depth_record(stamp: int, kind: str):
+    """A 48x96 depth map in millimetres as a depth camera driver publishes it: `raw` 16UC1,
+    `png` image_transport's PNG of it, `compressedDepth` its compressedDepth plugin."""
+    depth = (np.arange(48 * 96, dtype=np.uint16).reshape(48, 96) * 7)
+    types, header = TYPESTORE.types, camera_record(FRAMES[0], "rgb8", stamp, "depth").header
+    if kind == "raw":
+        return types["sensor_msgs/msg/Image"](
+            header=header, height=48, width=96, encoding="16UC1", is_bigendian=0, step=192,
+            data=np.frombuffer(depth.tobytes(), np.uint8))
+    data = np.frombuffer(cv2.imencode(".png", depth)[1].tobytes(), np.uint8)
+    fmt = "16UC1; png compressed " if kind == "png" else "16UC1; compressedDepth png"
+    return types["sensor_msgs/msg/CompressedImage"](header=header, format=fmt, data=data)
+
+
+def colour_and_depth_bag(path: Path, kind: str, colour: bool = True) -> Path:
+    with BagWriter(path) as writer:
+        for index, frame in enumerate(FRAMES):
+            stamp = 10**9 * (index + 1)
+            if colour:
+                writer.write("/color/image_raw", stamp,
+                             camera_record(frame, "rgb8", stamp, "color"))
+            writer.write("/depth/image_raw" + ("" if kind == "raw" else "/compressed"), stamp,
+                         depth_record(stamp, kind))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["raw", "png", "compressedDepth"])
+def test_depth_beside_colour_is_never_the_camera_and_is_refused_naming_the_colour_topic(
+        tiny_onnx, tmp_path, capsys, kind):
+    bag = colour_and_depth_bag(tmp_path / "bag", kind)
+    code, summary = replay(bag, tiny_onnx, tmp_path / "out")
+    assert code == 0 and summary["camera_topic"] == "/color/image_raw"
+    assert summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0}
+    depth = "/depth/image_raw" + ("" if kind == "raw" else "/compressed")
+    capsys.readouterr()
+    assert main(["replay", str(bag), "--topic", depth, "-p", f"onnx:={tiny_onnx}"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    what = {"raw": "16UC1", "png": "16UC1; png", "compressedDepth": "compressedDepth"}[kind]
+    assert errors == [f"flowenedet: error: {bag}: {depth}: {what} is a depth image, not a "
+                      "camera frame: the model needs a colour or grey camera (an encoding of "
+                      "the conversion table, or jpeg / png of one); colour topics of this bag: "
+                      "/color/image_raw (sensor_msgs/msg/Image, 3 messages)"]
+
+
+def test_a_bag_of_depth_only_is_refused_and_make_bag_writes_no_depth(tiny_data, tiny_onnx,
+                                                                     tmp_path, capsys):
+    bag = colour_and_depth_bag(tmp_path / "bag", "png", colour=False)
+    assert main(["replay", str(bag), "-p", f"onnx:={tiny_onnx}"]) == 2
+    assert main(["make-bag", str(tmp_path / "made"), "--data", f"anomaly:{tiny_data['anomaly']}",
+                 "--encoding", "32FC1"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 2 and errors[0].endswith("colour topics of this bag: none")
+    assert "/depth/image_raw/compressed: 16UC1; png is a depth image" in errors[0]
+    assert errors[1] == ("flowenedet: error: 32FC1 is a depth image, not a camera frame: the "
+                         "model needs a colour or grey camera (an encoding of the conversion "
+                         "table, or jpeg / png of one)")
+    assert not (tmp_path / "made").exists()

@@ -1,16 +1,18 @@
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from flowenedet_ros.conversion_bench import COMPRESSED, measure
-from flowenedet_ros.errors import ImageConversionError
+from flowenedet_ros.errors import DepthImageError, ImageConversionError
 from flowenedet_ros.image_conversion import (
     ENCODINGS,
     array_to_image_fields,
     compressed_to_rgb,
     conversion_table,
+    depth_kind,
     image_to_rgb,
     rgb_to_compressed,
     rgb_to_image_fields,
@@ -45,8 +47,9 @@ def test_mono8_becomes_grey_rgb():
 
 
 @pytest.mark.parametrize(("encoding", "height", "width", "step", "length", "message"), [
-    ("16UC1", 4, 5, 10, 40, "unsupported encoding '16UC1'"),
-    ("32FC1", 4, 5, 20, 80, "unsupported encoding '32FC1'"),
+    ("16UC1", 4, 5, 10, 40, "16UC1 is a depth image, not a camera frame"),
+    ("32FC1", 4, 5, 20, 80, "32FC1 is a depth image, not a camera frame"),
+    ("16SC1", 4, 5, 10, 40, "unsupported encoding '16SC1'"),
     ("bayer_rggb8", 4, 5, 5, 20, "bayer_rggb8 needs an even width"),
     ("nv21", 3, 4, 4, 24, "nv21 needs an even height"),
     ("nv21", 4, 4, 4, 16, "data has 16 bytes, a 4x6 nv21 image"),
@@ -164,7 +167,8 @@ def test_jpeg_and_16_bit_png_decode_like_their_raw_forms():
     ("jpeg", b"\xff\xd8\xff\xe0 not a jpeg at all", "cannot be decoded"),
     ("png", b"", "empty png data"),
     ("rgb8; tiff compressed bgr8", b"xx", "unsupported compressed format"),
-    ("16UC1; compressedDepth png", b"xx", "compressedDepth"),
+    ("16UC1; compressedDepth png", b"xx", "compressedDepth is a depth image"),
+    ("16UC1; png compressed ", b"xx", "16UC1; png is a depth image"),
 ])
 def test_bad_compressed_images_are_rejected_with_the_reason(fmt, data, message):
     with pytest.raises(ImageConversionError, match=message):
@@ -202,3 +206,24 @@ def test_conversion_bench_measures_every_input():
 def test_odd_sizes_are_refused_where_the_layout_needs_even_ones():
     with pytest.raises(ImageConversionError, match="nv21 needs an even height, got 47"):
         rgb_to_image_fields(KNOWN[:47], "nv21")
+
+
+@pytest.mark.parametrize(("message", "kind"), [
+    (SimpleNamespace(encoding="16UC1"), "16UC1"),
+    (SimpleNamespace(encoding="32FC1"), "32FC1"),
+    (SimpleNamespace(encoding="mono16"), None),
+    (SimpleNamespace(format="16UC1; png compressed "), "16UC1; png"),
+    (SimpleNamespace(format="32FC1; compressedDepth"), "compressedDepth"),
+    (SimpleNamespace(format="16UC1; compressedDepth png"), "compressedDepth"),
+    (SimpleNamespace(format="mono16; png compressed "), None),
+    (SimpleNamespace(format="png"), None),
+])
+def test_depth_is_told_from_camera_frames_by_one_rule(message, kind):
+    assert depth_kind(message) == kind
+
+
+def test_a_16_bit_png_depth_map_is_refused_while_the_same_png_as_mono16_is_grey():
+    depth = cv2.imencode(".png", (GREY.astype(np.uint16) * 257))[1].tobytes()
+    with pytest.raises(DepthImageError, match=r"16UC1; png is a depth image"):
+        compressed_to_rgb("16UC1; png compressed ", depth)
+    assert compressed_to_rgb("mono16; png compressed ", depth).shape == (*GREY.shape, 3)

@@ -130,8 +130,8 @@ def test_bad_frames_are_reported_once_and_the_next_good_frame_is_served(node):
     client, process, log = node
     good = np.random.default_rng(2).integers(0, 256, (64, 128, 3), dtype=np.uint8)
     bad = {
-        "unsupported encoding '16UC1'": Image(height=4, width=4, encoding="16UC1", step=8,
-                                              data=bytes(32)),
+        "16UC1 is a depth image, not a camera frame": Image(
+            height=4, width=4, encoding="16UC1", step=8, data=bytes(32)),
         "step 2 is shorter than a row": Image(height=4, width=4, encoding="bayer_rggb8",
                                               step=2, data=bytes(16)),
         "data has 100 bytes": Image(height=64, width=128, encoding="rgb8", step=384,
