@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `make real-model`: from ../shared/data alone, the chosen FED-U and FED-C recipes of README
-# "FED on real data: the recipe study" for each backbone, trained on all 104 train frames, evaluated once
-# on the dev sets: runs/real-model/<backbone>/{fed-u,fed-c,eval.json,eval.md}, table printed.
+# `make real-model`: from ../shared/data alone, the chosen FED-U and FED-C recipes of
+# docs/recipe-study.md and docs/outlier-exposure.md for each backbone, trained on all 104 train
+# frames, each with its meta classifier (fitted on train frames with cut-outs of the proxy classes
+# it never trained on pasted), evaluated once on the dev sets with component metrics:
+# runs/real-model/<backbone>/{fed-u,fed-c,eval.json,eval.md}, table printed.
 #   scripts/real-model.sh [erfnet] [efficientvit-b0]      (default: both)
 # Environment: SEED (training seed, default 0), OUT (default runs/real-model), VARIANTS (default
 # "fed-u fed-c"), THREADS, SKIP_TTA=1 (no second, multi-scale evaluation).
@@ -19,14 +21,15 @@ DEV=(--data "RoadAnomaly21=anomaly:$SHARED/anomaly/RoadAnomaly21"
 BACKBONES=("$@"); [ ${#BACKBONES[@]} -gt 0 ] || BACKBONES=(erfnet efficientvit-b0)
 for b in "${BACKBONES[@]}"; do
   case $b in
-    erfnet)  # study rows covariate-raw and fed-c-covariate-raw
+    erfnet)  # study rows margin-u and oe-control-c (the best FED-U and FED-C by `select`)
       W=$SHARED/erfnet/erfnet_cityscapes.pth
       VIEWS="--views sampler --crop 256x512 --draws 8 --ratio-range 0.75,1.25 --photometric
              --corruptions fog,brightness,contrast,gaussian_noise,motion_blur --corruption-prob 0.5
-             --raw-logits --groups 8"  # --groups 8 for FED-U too: both runs share one cache
-      FED_U="$VIEWS"
-      FED_C="$VIEWS --blocks 4 --separable" ;;
-    efficientvit-b0)  # study rows covariate and fed-c-reference
+             --raw-logits --groups 8"
+      FED_U="$VIEWS --margin"
+      FED_C="$VIEWS --blocks 4 --separable --outliers $SHARED/ood_proxy --outlier-classes a
+             --outlier-weight 3 --paste-controls 3" ;;
+    efficientvit-b0)  # study rows covariate and fed-c-reference (no outlier-exposure rows yet)
       W=$SHARED/efficientvit/cityscapes_b0.pt
       VIEWS="--views sampler --crop 512x1024 --draws 8 --flow-stride 8 --groups 8"
       FED_U="$VIEWS --ratio-range 0.75,1.25 --photometric --corruption-prob 0.5
@@ -36,6 +39,10 @@ for b in "${BACKBONES[@]}"; do
   esac
   dir=$OUT/$b
   mkdir -p $dir
+  # the meta classifiers' frames: part b of the class split, which no recipe trains on
+  META=$OUT/meta-cutouts
+  [ -d $META/anomaly ] || $BIN/flowenedet synth --out $META --paste-into "cityscapes:$CS:train@4::5" \
+    --cutouts $SHARED/ood_proxy --cutout-classes b --paste-distance 5,60 --seed 8
   # SML's statistics as the published baseline computes them: the clean train frames
   [ -f $dir/sml_stats.json ] || $BIN/flowenedet estimate-stats --backbone $b --weights $W \
     --threads $THREADS --data "cityscapes:$CS:train" --out $dir/sml_stats.json
@@ -48,13 +55,16 @@ for b in "${BACKBONES[@]}"; do
       --variant $variant $args --iters ${ITERS:-3000} --seed $SEED --threads $THREADS \
       --out $dir/$variant
     echo "$b $variant: trained in $(( $(date +%s) - start )) s" | tee $dir/$variant/train_time.txt
+    $BIN/flowenedet fit-meta --backbone $b --weights $W --threads $THREADS --fed $dir/$variant \
+      --data "anomaly:$META/anomaly"
     FEDS+=(--fed $variant=$dir/$variant)
   done
   # raw, +bs (boundary suppression + dilated smoothing) and +gs (7x7 Gaussian) of every score;
   # then the same with the reference's 3-scale test-time augmentation
   EVAL=(eval --backbone $b --weights $W --threads $THREADS --stats $dir/sml_stats.json
         "${FEDS[@]}" "${DEV[@]}"
-        --scores msp,maxlogit,energy,entropy,sml,fed --boundary-smoothing --gaussian-smoothing)
+        --scores msp,maxlogit,energy,entropy,sml,fed --boundary-smoothing --gaussian-smoothing
+        --components)
   $BIN/flowenedet "${EVAL[@]}" --json $dir/eval.json | tee $dir/eval.md
   [ -n "${SKIP_TTA:-}" ] || $BIN/flowenedet "${EVAL[@]}" --tta --json $dir/eval-tta.json \
     > $dir/eval-tta.md
