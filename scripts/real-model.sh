@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make real-model`: from ../shared/data alone, the chosen FED-U and FED-C recipes of README
-# "FED on real data: the recipe study" for each backbone, trained on all 104 train frames, evaluated once
+# `make real-model`: from ../shared/data alone, the chosen FED-U and FED-C recipes of
+# docs/recipe-study.md for each backbone, trained on all 104 train frames, evaluated once
 # on the dev sets: runs/real-model/<backbone>/{fed-u,fed-c,eval.json,eval.md}, table printed.
 #   scripts/real-model.sh [erfnet] [efficientvit-b0]      (default: both)
 # Environment: SEED (training seed, default 0), OUT (default runs/real-model), VARIANTS (default
