@@ -37,7 +37,7 @@ test-slow: venv
 demo: venv
 	$(BIN)/flowenedet demo --out runs/demo
 
-# Reproduces $(EMBEDDED) (README "The embedded model"): synthetic streets, the small backbone,
+# Reproduces $(EMBEDDED) (docs/embedded-model.md): synthetic streets, the small backbone,
 # FED-U and FED-C on it, and the scene-flag and reason thresholds (about 20 minutes on 2 CPU
 # cores).
 embedded-model: venv
@@ -58,9 +58,10 @@ embedded-model: venv
 	$(BIN)/flowenedet replay $(WORK)/object-drive --out $(WORK)/object-replay $(MODEL) -p fed:=$(EMBEDDED)/fed-u
 	$(BIN)/flowenedet calibrate --inlier $(WORK)/inlier-replay/bag --anomaly $(WORK)/anomaly-replay/bag --anomaly $(WORK)/object-replay/bag --degraded $(WORK)/degraded-replay/bag -p "roi:=$(ROAD_AHEAD)" --target 0.01 --out $(EMBEDDED)/thresholds.yaml
 
-# FED on the real backbones (README "FED on real data"; CPU hours, not part of `make test`):
-# the recipe study on a hold-out of the train frames, then the chosen recipes trained on all of
-# them and evaluated once on the dev sets (runs/real-model/<backbone>/eval.json, table printed).
+# FED on the real backbones (docs/recipe-study.md, docs/results.md; CPU hours, not part of
+# `make test`): the recipe study on a hold-out of the train frames, then the chosen recipes
+# trained on all of them and evaluated once on the dev sets (runs/real-model/<backbone>/eval.json,
+# table printed).
 recipe-study: venv
 	for backbone in erfnet efficientvit-b0; do \
 	  scripts/recipe-study.sh $$backbone && $(BIN)/python scripts/study_table.py runs/study/$$backbone; \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU table of the README ("On a GPU"), in one run on one card.
+# The GPU table of docs/performance.md ("On a GPU"), in one run on one card.
 #
 #   scripts/gpu-bench.sh prepare        # here: weights, FED checkpoints and 8 Cityscapes frames
 #                                       # into runs/gpu-carry (git-ignored, ~30 MB)

@@ -1,4 +1,5 @@
-"""The README's GPU tables from the `flowenedet bench` JSON files of scripts/gpu-bench.sh.
+"""The GPU tables of docs/performance.md from the `flowenedet bench` JSON files of
+scripts/gpu-bench.sh.
 
     python scripts/gpu_table.py OUT      # OUT/*.json -> OUT/gpu-table.md (and stdout)
 

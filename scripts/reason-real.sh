@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README "Why the flag rose: real frames". The reason's thresholds for ERFNet + a FED detector are
+# docs/reason.md, real frames. The reason's thresholds for ERFNet + a FED detector are
 # chosen on the 104 Cityscapes *train* frames only: clean (in-distribution), with fog, brightness
 # and Gaussian noise at severity 3 (degraded; every third frame per corruption) and, every fourth
 # frame, with synthetic objects pasted onto their road (anomaly) as a forward camera sees an object
@@ -8,7 +8,7 @@
 # before). Then the reason on the dev sets, once: RoadAnomaly21
 # and FS Static (object expected where the frame has anomaly pixels), the 10 Cityscapes val frames
 # clean (none) and with fog, brightness, Gaussian noise at severity 3 and 5 (scene).
-#   scripts/reason-real.sh      FED=runs/fed-u (README training recipe), OUT=runs/reason-real
+#   scripts/reason-real.sh      FED=runs/fed-u (the README's training recipe), OUT=runs/reason-real
 #   FED= SCORE=msp OUT=runs/reason-real-msp scripts/reason-real.sh     (a baseline instead of FED)
 # The pixel threshold is fixed (PIXEL, default 0.5: more likely wrong than right), not chosen.
 # The ROI is the road ahead, as for the embedded model. Each replay prints its reason confusion

@@ -1,6 +1,6 @@
-"""Cost of the anomaly components + the reason per frame on real maps (README "Why the flag
-rose"): the pipeline's model-size uncertainty and labels of real frames, then `frame_reason`
-timed on each, best of --repeats, on one thread.
+"""Cost of the anomaly components + the reason per frame on real maps (docs/performance.md,
+"The flag's reason"): the pipeline's model-size uncertainty and labels of real frames, then
+`frame_reason` timed on each, best of --repeats, on one thread.
 
     .venv/bin/python scripts/reason_cost.py --weights ../shared/data/erfnet/erfnet_cityscapes.pth \
         --fed runs/fed-u --data anomaly:../shared/data/anomaly/RoadAnomaly21 \

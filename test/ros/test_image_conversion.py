@@ -192,9 +192,9 @@ def test_the_conversion_table_lists_every_encoding():
     assert all(f"| `{name}` |" in table for name in ENCODINGS)
 
 
-def test_readme_conversion_table_is_generated_from_the_table():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    assert conversion_table() in readme
+def test_documented_conversion_table_is_generated_from_the_table():
+    documentation = (Path(__file__).resolve().parents[2] / "docs" / "ros.md").read_text()
+    assert conversion_table() in documentation
 
 
 def test_conversion_bench_measures_every_input():

@@ -1,4 +1,5 @@
-"""The README's synthetic-data commands, run as written (paths moved to a temporary folder)."""
+"""The synthetic-data commands of docs/embedded-model.md, run as written (paths moved to a
+temporary folder)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from flowenedet_ros.commands.make_drive import parse_stretch
 from ros_harness import REPO
 
 
-def readme_commands(prefix: str) -> list[list[str]]:
-    lines = (REPO / "README.md").read_text().splitlines()
+def documented_commands(prefix: str) -> list[list[str]]:
+    lines = (REPO / "docs" / "embedded-model.md").read_text().splitlines()
     return [shlex.split(line)[1:] for line in lines if line.startswith(prefix)]
 
 
-def test_readme_synth_and_make_drive_commands(tmp_path):
-    commands = readme_commands(".venv/bin/flowenedet synth ") + \
-        readme_commands(".venv/bin/flowenedet make-drive ")
+def test_documented_synth_and_make_drive_commands(tmp_path):
+    commands = documented_commands("flowenedet synth ") + \
+        documented_commands("flowenedet make-drive ")
     assert len(commands) == 2
     for command in commands:
         assert main([arg.replace("runs/", f"{tmp_path}/") for arg in command]) == 0
