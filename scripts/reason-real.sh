@@ -9,10 +9,12 @@
 # FS Static (object expected where the frame has anomaly pixels), the 10 Cityscapes val frames
 # clean (none), corrupted by fog, Gaussian noise, motion blur and contrast at severity 3 and 5
 # (scene), and brightness at 3 and 5 (reported on its own: a brighter image need not be a
-# degraded one). scripts/reason_table.py reads the replayed dev bags under the chosen thresholds,
-# with and without the meta classifier META (a meta.json of `flowenedet fit-meta`; optional).
+# degraded one). scripts/reason_table.py reads the replayed dev bags under the chosen thresholds
+# and, with META (a meta.json of `flowenedet fit-meta` for the same score; optional), under the
+# thresholds chosen the same way with the meta classifier deciding the objects too.
 #   scripts/reason-real.sh      FED=runs/fed-u (README training recipe), OUT=runs/reason-real
 #   FED= SCORE=msp OUT=runs/reason-real-msp scripts/reason-real.sh     (a baseline instead of FED)
+#   FED= SCORE=msp META=D/meta-msp.json OUT=runs/reason-real-msp THREADS=1 scripts/reason-real.sh
 # The pixel threshold is fixed (PIXEL, default 0.5: more likely wrong than right), not chosen.
 # The ROI is the road ahead, as for the embedded model.
 set -euo pipefail
@@ -37,7 +39,7 @@ replay() {
 corrupted() {  # corrupted SPLIT SEVERITY STEP: every STEP-th frame per corruption, offset by its index
   local split=$1 severity=$2 step=$3 index=0 specs=()
   for corruption in "${CORRUPTIONS[@]}"; do
-    specs+=(--data "cityscapes-c:$CS:$split:$corruption:$severity@$index::$step"); index=$((index + 1))
+    specs+=(--data "cityscapes-c:$CS:$split:$corruption:$severity@$((index % step))::$step"); index=$((index + 1))
   done
   echo "${specs[@]}"
 }
@@ -50,10 +52,15 @@ bag train --data "cityscapes:$CS:train" --expect none
 bag train-degraded --expect scene $(corrupted train 3 4)
 bag train-pasted --data "anomaly:$OUT/paste/anomaly" --expect object
 for name in train train-degraded train-pasted; do replay $name; done
-[ -f $OUT/thresholds.yaml ] || $BIN/flowenedet calibrate --inlier $OUT/train-replay/bag \
-  --degraded $OUT/train-degraded-replay/bag --anomaly $OUT/train-pasted-replay/bag "${MODEL[@]}" \
-  -p "$ROAD_AHEAD" -p pixel_threshold:=${PIXEL:-0.5} --fix-pixel-threshold --target 0.05 \
-  --out $OUT/thresholds.yaml
+calibrate() {  # calibrate FILE [-p meta_classifier:=META]
+  local out=$1; shift
+  [ -f $out ] || $BIN/flowenedet calibrate --inlier $OUT/train-replay/bag \
+    --degraded $OUT/train-degraded-replay/bag --anomaly $OUT/train-pasted-replay/bag \
+    "${MODEL[@]}" -p "$ROAD_AHEAD" -p pixel_threshold:=${PIXEL:-0.5} --fix-pixel-threshold \
+    --target 0.05 --out $out "$@"
+}
+calibrate $OUT/thresholds.yaml
+[ -z "${META:-}" ] || calibrate $OUT/thresholds-meta.yaml -p meta_classifier:=$META
 
 # the dev sets, once
 bag RoadAnomaly21 --data "anomaly:$SHARED/anomaly/RoadAnomaly21" --expect object
@@ -65,5 +72,6 @@ for severity in 3 5; do
 done
 DEV=(RoadAnomaly21 FS_Static val val-c3 val-c5 val-brightness3 val-brightness5)
 for name in "${DEV[@]}"; do replay $name -p "$ROAD_AHEAD"; done
-$BIN/python scripts/reason_table.py --thresholds $OUT/thresholds.yaml ${META:+--meta $META} \
+$BIN/python scripts/reason_table.py --thresholds $OUT/thresholds.yaml \
+  ${META:+--meta $META --meta-thresholds $OUT/thresholds-meta.yaml} \
   $(for name in "${DEV[@]}"; do echo "$name=$OUT/$name-replay/bag"; done) | tee $OUT/dev.md

@@ -61,21 +61,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--thresholds", required=True, help="node parameter file")
     parser.add_argument("--meta", default=None, help="component meta classifier (meta.json)")
+    parser.add_argument("--meta-thresholds", default=None,
+                        help="parameter file chosen with the meta classifier (default: "
+                             "--thresholds)")
     parser.add_argument("bags", nargs="+", help="NAME=REPLAYED_BAG")
     args = parser.parse_args()
-    values = load_parameter_file(args.thresholds)
-    config = reason_settings(values)
-    variants = [("rule", None)] + ([("rule + meta", MetaClassifier.load(args.meta))]
-                                   if args.meta else [])
+    variants = [("rule", None, load_parameter_file(args.thresholds))]
+    if args.meta:
+        variants.append(("rule + meta", MetaClassifier.load(args.meta),
+                         load_parameter_file(args.meta_thresholds or args.thresholds)))
     print("| bag | variant | frames | " + " | ".join(REASONS[:4]) + " | bar |")
     print("|---" * 8 + "|")
     for item in args.bags:
         name, path = item.split("=", 1)
         role = role_of(path)
-        for variant, classifier in variants:
+        for variant, classifier, values in variants:
             frames = read_frames(path, role, values["pixel_threshold"], values["roi"],
                                  classifier=classifier)
-            given = reasons(frames, config)
+            given = reasons(frames, reason_settings(values))
             counts = Counter(given)
             print(f"| {name} | {variant} | {len(frames)} | "
                   + " | ".join(str(counts[kind]) for kind in REASONS[:4])
