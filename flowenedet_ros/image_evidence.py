@@ -4,14 +4,16 @@ OpenCV, so the node, replay, calibration and the real-frame study compute the sa
 The frame is subsampled (nearest, so the sensor's noise is kept) to `WORK_WIDTH` pixels wide,
 turned grey, and cut into `TILES` (rows, columns); per tile:
 - `sharpness`: standard deviation of the Laplacian (grey levels / 255): blur (motion, defocus,
-  a wet lens) lowers it;
+  a wet lens), fog and low contrast lower it;
+- `focus`: the same relative to the tile's RMS contrast (+ `FOCUS_FLOOR`): blur lowers it whatever
+  the scene's own contrast, fog and low contrast hardly (they scale both alike);
 - `contrast`: RMS contrast, the standard deviation of the grey levels (/ 255): fog, haze, glare
   and low-contrast exposure lower it;
 - `dark` / `saturated`: shares of pixels at most `DARK_LEVEL` / at least `SATURATED_LEVEL`
   (night, an underexposed or blinded camera);
 - `noise`: mean absolute residual after a 3x3 median filter (/ 255): sensor noise raises it.
-Frame values summarise the tiles robustly: sharpness and contrast are the upper quartile of the
-tiles (flat sky or road tiles are low in any clean frame; a degraded camera lowers them all),
+Frame values summarise the tiles robustly: sharpness, focus and contrast are the upper quartile
+of the tiles (flat sky or road tiles are low in any clean frame; a degraded camera lowers them all),
 noise the lower quartile (textured tiles have a residual without any noise; flat ones only have
 noise), dark and saturated the shares of the whole frame.
 
@@ -32,11 +34,13 @@ WORK_WIDTH = 512  # the statistics are computed on a grey frame about this wide
 TILES = (4, 8)  # rows, columns of the per-tile maps
 DARK_LEVEL = 16  # grey level (0-255) at or below which a pixel is dark
 SATURATED_LEVEL = 250  # and at or above which it is saturated
-STATISTICS = ("sharpness", "contrast", "dark", "saturated", "noise")
+FOCUS_FLOOR = 0.02  # added to the RMS contrast under the focus ratio (flat tiles)
+MAX_FOCUS = 10.0  # the focus ratio's threshold range is [0, MAX_FOCUS]; the others' [0, 1]
+STATISTICS = ("sharpness", "focus", "contrast", "dark", "saturated", "noise")
 # which way each statistic degrades: a frame is degraded below a "low" threshold, above a "high"
-DIRECTION = {"sharpness": "low", "contrast": "low", "dark": "high", "saturated": "high",
-             "noise": "high"}
-_QUANTILE = {"sharpness": 0.75, "contrast": 0.75, "noise": 0.25}
+DIRECTION = {"sharpness": "low", "focus": "low", "contrast": "low", "dark": "high",
+             "saturated": "high", "noise": "high"}
+_QUANTILE = {"sharpness": 0.75, "focus": 0.75, "contrast": 0.75, "noise": 0.25}
 
 
 @dataclass(frozen=True)
@@ -44,17 +48,18 @@ class EvidenceConfig:
     """Thresholds on the frame values; the defaults never fire."""
 
     min_sharpness: float = 0.0
+    min_focus: float = 0.0
     min_contrast: float = 0.0
     max_dark: float = 1.0
     max_saturated: float = 1.0
     max_noise: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("min_sharpness", "min_contrast", "max_dark", "max_saturated",
-                     "max_noise"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ParameterError(f"image_{name} must be in [0, 1], got {value}")
+        for name in STATISTICS:
+            value, top = self.threshold(name), MAX_FOCUS if name == "focus" else 1.0
+            if not 0.0 <= value <= top:
+                raise ParameterError(f"image_{'min' if DIRECTION[name] == 'low' else 'max'}_"
+                                     f"{name} must be in [0, {top:g}], got {value}")
 
     def threshold(self, statistic: str) -> float:
         return getattr(self, f"{'min' if DIRECTION[statistic] == 'low' else 'max'}_{statistic}")
@@ -114,7 +119,8 @@ def image_evidence(image: np.ndarray) -> ImageEvidence:
     laplacian = cv2.Laplacian(level, cv2.CV_32F)
     sharpness = np.sqrt(np.maximum(_tiles(laplacian * laplacian) - _tiles(laplacian) ** 2, 0.0))
     residual = np.abs(level - cv2.medianBlur(grey, 3).astype(np.float32) * (1 / 255))
-    maps = {"sharpness": sharpness, "contrast": contrast,
+    maps = {"sharpness": sharpness, "focus": sharpness / (contrast + FOCUS_FLOOR),
+            "contrast": contrast,
             "dark": _tiles((grey <= DARK_LEVEL).astype(np.float32)),
             "saturated": _tiles((grey >= SATURATED_LEVEL).astype(np.float32)),
             "noise": _tiles(residual)}

@@ -13,6 +13,7 @@ from flowenedet_core.runtime.pipeline import GPU_MODES
 from flowenedet_core.tta import MAX_TTA_SCALE, check_tta_scales
 
 from .errors import ParameterError
+from .image_evidence import MAX_FOCUS
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,9 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
     # the image evidence: reason `scene` when the camera image itself is degraded (live)
     ParameterSpec("image_min_sharpness", 0.0, "degraded below this sharpness (Laplacian "
                   "standard deviation, upper tile quartile; 0: off)", minimum=0.0, maximum=1.0),
+    ParameterSpec("image_min_focus", 0.0, "degraded below this focus (sharpness over RMS "
+                  "contrast, upper tile quartile: blur whatever the scene's contrast; 0: off)",
+                  minimum=0.0, maximum=MAX_FOCUS),
     ParameterSpec("image_min_contrast", 0.0, "degraded below this RMS contrast (upper tile "
                   "quartile; 0: off)", minimum=0.0, maximum=1.0),
     ParameterSpec("image_max_dark", 1.0, "degraded above this share of dark pixels (1: off)",
@@ -196,8 +200,8 @@ COMPONENT_PARAMETERS = {"pixel_threshold": "pixel_threshold", "roi": "roi",
                         "min_border_contrast": "component_min_border_contrast"}
 # EvidenceConfig fields <- parameters
 EVIDENCE_PARAMETERS = {name: f"image_{name}" for name in
-                       ("min_sharpness", "min_contrast", "max_dark", "max_saturated",
-                        "max_noise")}
+                       ("min_sharpness", "min_focus", "min_contrast", "max_dark",
+                        "max_saturated", "max_noise")}
 
 
 def schema() -> dict:

@@ -24,7 +24,10 @@ custom_data; without it the image thresholds stay as given). Then
    degraded frames while `scene` stays false on at most `false_scenes` of the frames that are
    not degraded (a false `scene` may hand the vehicle over), halfway between the two frame
    values it separates (ties: the widest gap between them, on a log scale, so the statistic
-   that separates with the widest margin is taken), until no threshold adds a degraded frame.
+   that separates with the widest margin is taken), until no threshold adds a degraded frame;
+   then each statistic left unset gets the threshold that catches the most degraded frames
+   without reading `scene` on any further frame that is not degraded (a second witness, so that
+   a camera on which one statistic shifts still reads its degraded frames).
 Without anomaly bags the component settings stay as given; without degraded bags the scene ones.
 """
 
@@ -255,9 +258,37 @@ def choose_scene(statistics: dict[str, np.ndarray], is_scene: np.ndarray, budget
                 if key > best_key:
                     best, best_key = (name, float(threshold)), key
         if best is None:
-            return chosen
+            return _redundant(statistics, is_scene, chosen, fired, start)
         chosen[best[0]] = round(best[1], 6)
         fired[best[0]] = _fires(statistics[best[0]], SCENE_SETTINGS[best[0]][1], chosen[best[0]])
+
+
+def _redundant(statistics: dict[str, np.ndarray], is_scene: np.ndarray,
+               chosen: dict[str, float], fired: dict[str, np.ndarray],
+               start: dict[str, float]) -> dict[str, float]:
+    """Each statistic the greedy steps left unset gets the threshold that, alone, reads `scene`
+    on the most degraded frames without reading it on any frame that is not degraded and does
+    not already (ties: the widest gap): a second witness for frames another statistic already
+    catches, so that a camera on which one statistic shifts (a sharper lens, a darker street)
+    still reads its degraded frames."""
+    allowed = np.any(list(fired.values()), axis=0) | is_scene
+    for name, values in statistics.items():
+        if chosen[name] != start[name]:
+            continue
+        direction = SCENE_SETTINGS[name][1]
+        ordered = np.unique(values[np.isfinite(values)])
+        best, best_key = None, (0.0, 0.0)
+        for threshold, gap in zip((ordered[:-1] + ordered[1:]) / 2,
+                                  np.diff(np.log(ordered + 1e-4)), strict=True):
+            fires = _fires(values, direction, threshold)
+            if (fires & ~allowed).any():
+                continue
+            key = (float(fires[is_scene].mean()), float(gap))
+            if key > best_key:
+                best, best_key = float(threshold), key
+        if best is not None:
+            chosen[name] = round(best, 6)
+    return chosen
 
 
 def choose_reason(frames: list[FrameStatistics], values: dict,

@@ -14,13 +14,13 @@ import cv2
 import numpy as np
 
 from ..frame_reason import REASONS
-from ..image_evidence import STATISTICS
+from ..image_evidence import DIRECTION, STATISTICS
 from .reason_summary import confusion_table
 from .replay import ReplayResult
 
 REASON_COLOURS = {"none": "tab:green", "object": "tab:orange", "scene": "tab:purple",
                   "object+scene": "tab:red", "input": "tab:gray"}
-EVIDENCE_COLOURS = ("tab:blue", "tab:olive", "black", "gold", "tab:brown")  # STATISTICS order
+EVIDENCE_COLOURS = ("tab:blue", "tab:cyan", "tab:olive", "black", "gold", "tab:brown")
 
 PANELS = (("input", "input"), ("segmentation/color", "segmentation"),
           ("uncertainty", "uncertainty"), ("ood_mask", "OOD mask"))
@@ -178,12 +178,12 @@ def _evidence_panel(axis, times: np.ndarray, records: list, thresholds: dict) ->
         values = np.array([r.evidence.get(name, np.nan) for r in records])
         axis.plot(times, np.maximum(values, 1e-4), color=colour, label=name, linewidth=1)
         limit = thresholds[name]
-        if 0.0 < limit < 1.0:  # 0 and 1 are off
+        if limit > 0.0 and not (DIRECTION[name] == "high" and limit >= 1.0):  # off
             axis.axhline(limit, color=colour, linestyle="--", linewidth=0.8)
     degraded = np.array([bool(r.degraded_by) for r in records])
-    axis.fill_between(times, 1e-4, 1, where=degraded, step="post", color="tab:gray", alpha=0.2,
+    axis.fill_between(times, 1e-4, 4, where=degraded, step="post", color="tab:gray", alpha=0.2,
                       label="image degraded")
-    axis.set_ylim(1e-4, 1)
+    axis.set_ylim(1e-4, 4)
     axis.legend(loc="lower right", fontsize=7, ncol=6)
 
 

@@ -25,6 +25,14 @@ def test_blur_lowers_the_sharpness_and_adds_no_noise():
     assert values["noise"] <= CLEAN["noise"] + 0.005
 
 
+def test_focus_tells_blur_from_fog():
+    blur = image_evidence(blurred(street_scene())).values
+    fog = image_evidence(foggy(street_scene())).values
+    assert blur["focus"] < 0.3 * CLEAN["focus"]  # edges gone, contrast kept
+    assert fog["focus"] > 0.5 * CLEAN["focus"]  # edges and contrast scaled alike
+    assert fog["sharpness"] < 0.5 * CLEAN["sharpness"]  # the absolute measure falls for both
+
+
 def test_a_dark_frame_is_dark_and_not_saturated():
     values = image_evidence(dark(street_scene())).values
     assert values["dark"] > 0.9 and values["saturated"] == 0.0
