@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from flowenedet_core.metrics.meta_classifier import FEATURES, MetaClassifier
+from flowenedet_core.metrics.meta_classifier import (
+    FEATURES,
+    MetaClassifier,
+    component_features,
+    fit_logistic,
+    label_components,
+)
 from flowenedet_ros.anomaly_components import ComponentConfig, find_components
 from flowenedet_ros.errors import ParameterError
 from flowenedet_ros.frame_reason import (
@@ -143,3 +149,28 @@ def test_the_meta_classifier_decides_the_object_too():
 def test_scene_thresholds_are_validated():
     with pytest.raises(ParameterError, match="reason_scene_fraction must be in"):
         ReasonConfig(scene_fraction=-0.1)
+
+
+def test_a_fitted_meta_classifier_keeps_the_objects_and_drops_the_look_alikes():
+    """A tiny classifier fitted by fit_logistic on components of hand-built maps (objects: very
+    uncertain and compact; look-alikes: barely uncertain, thin), then used by the rule."""
+    rows, targets = [], []
+    for offset in range(6):
+        uncertainty, labels = street()
+        uncertainty[40:48, 10 + offset:20 + offset] = 0.95  # an object
+        uncertainty[50, 60 + offset:90 + offset] = 0.55  # a thin look-alike
+        regions, stats = label_components(uncertainty > 0.5)
+        ids = np.arange(1, len(stats))
+        rows.append(component_features(regions, stats, ids, uncertainty, labels))
+        targets += [float(stats[i, 4] == 80) for i in ids]
+    classifier = fit_logistic(np.vstack(rows), np.asarray(targets), "msp")
+    uncertainty, labels = street()
+    uncertainty[40:48, 40:50] = 0.95
+    uncertainty[52, 20:50] = 0.55
+    plain = frame_reason(camera(), uncertainty, labels, ReasonConfig(ComponentConfig(
+        min_area=0.001)))
+    judged = frame_reason(camera(), uncertainty, labels, ReasonConfig(ComponentConfig(
+        min_area=0.001)), classifier)
+    assert sorted(c.area for c in plain.components.components) == [30, 80]
+    assert [c.area for c in judged.components.components] == [80]
+    assert judged.reason == OBJECT
