@@ -10,7 +10,7 @@ WORK := runs/embedded
 MODEL := -p backbone:=erfnet-tiny -p weights:=$(EMBEDDED)/erfnet-tiny.safetensors -p backend:=onnxruntime -p artifacts_dir:=$(WORK)/artifacts
 ROAD_AHEAD := [0.25,0.45,0.75,1.0]
 
-.PHONY: venv test test-slow lint demo embedded-model recipe-study real-model clean
+.PHONY: venv test test-slow lint demo embedded-model embedded-thresholds recipe-study real-model clean
 
 venv: $(STAMP)
 
@@ -48,6 +48,12 @@ embedded-model: venv
 	$(BIN)/flowenedet train --backbone erfnet-tiny --weights $(EMBEDDED)/erfnet-tiny.safetensors --data cityscapes:$(WORK)/synth-fed/cityscapes:train --variant fed-u --raw-logits --iters 1500 --crop 256x512 --out $(WORK)/fed-u
 	$(BIN)/flowenedet train --backbone erfnet-tiny --weights $(EMBEDDED)/erfnet-tiny.safetensors --data cityscapes:$(WORK)/synth-fed/cityscapes:train --variant fed-c --raw-logits --blocks 4 --separable --iters 1500 --crop 256x512 --out $(WORK)/fed-c
 	for v in fed-u fed-c; do mkdir -p $(EMBEDDED)/$$v && cp $(WORK)/$$v/fed.json $(WORK)/$$v/fed.safetensors $(EMBEDDED)/$$v/; done
+	$(MAKE) embedded-thresholds
+
+# Only the shipped thresholds of $(EMBEDDED) (scene flag, reason, image evidence): synthetic drives
+# replayed with the embedded model, then `calibrate` (a few minutes on 2 CPU cores).
+embedded-thresholds: venv
+	rm -rf $(WORK)/*-drive $(WORK)/*-replay
 	$(BIN)/flowenedet make-drive $(WORK)/inlier-drive --stretch clear:150 --stretch fog:100:0.3 --stretch clear:150 --seed 11
 	$(BIN)/flowenedet make-drive $(WORK)/anomaly-drive --stretch anomaly:30:1 --stretch anomaly:30:2 --stretch clear:20 --stretch anomaly:30:1 --seed 12
 	$(BIN)/flowenedet make-drive $(WORK)/degraded-drive --stretch fog:60:0.9 --stretch noise:40:0.9 --stretch night:40:0.9 --seed 13

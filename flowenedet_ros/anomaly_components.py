@@ -2,16 +2,24 @@
 
 Pure numpy + OpenCV on the model-size maps, so the node, offline replay, calibration and the
 real-frame study compute the same thing. A pixel is uncertain above `pixel_threshold`; 8-connected
-uncertain regions are found by OpenCV, and a region is an anomaly component when
-- its area (a fraction of the frame's pixels) is within [`min_area`, `max_area`]: smaller ones are
-  noise, larger ones are not a compact object but a degraded scene (fog over the whole road);
-- it overlaps the drivable region: at least `min_drivable_border` of its outer border (the pixels
-  one step outside it) is predicted road or sidewalk — something lying on the road is bordered by
-  road, whereas uncertain facades, sky and vegetation are not — and at least `min_roi_overlap` of
-  its pixels lie inside the ROI (the road ahead; on synthetic drives the more reliable of the two,
-  since the uncertainty around an object often runs into the roadside).
-Only the candidates that pass the area test are looked at pixel by pixel, each in its box, so the
-cost stays near that of the connected-components pass itself.
+uncertain regions are found by OpenCV, and a region of at least `min_area` of the frame (smaller
+ones are noise) is an anomaly component when it is *bounded*, whatever its size (a near object may
+fill a third of the frame):
+- by the drivable region: at least `min_drivable_border` of its outer border (the pixels one step
+  outside it) is predicted road or sidewalk — something lying on the road is bordered by road,
+  whereas uncertain facades, sky and vegetation are not — and at least `min_roi_overlap` of its
+  pixels lie inside the ROI (the road ahead);
+- by its own shape: its box spans at most `max_width` of the frame's width (uncertainty smeared
+  over a degraded scene runs from side to side) and it fills at least `min_fill` of its box (an
+  object is compact; the uncertain pixels of a degraded scene are thin and scattered);
+- by its own edges: its mean uncertainty exceeds that of its outer border by at least
+  `min_border_contrast` (an object stands out of what surrounds it; uncertainty that fades out
+  into its surroundings does not).
+With a component meta classifier (flowenedet_core.metrics.meta_classifier, fitted by
+`flowenedet fit-meta`), a component must also be kept by it: its features are computed for all
+the components that pass the tests above in one batch.
+Only regions of at least `min_area` are looked at pixel by pixel, each in its box, so the cost
+stays near that of the connected-components pass itself.
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from flowenedet_core.metrics.meta_classifier import MetaClassifier, component_features
 
 from .errors import ParameterError
 from .scene_flag import roi_box
@@ -37,20 +47,26 @@ MAX_INSTANCES = 65535  # ids of the mono16 instance image
 class ComponentConfig:
     pixel_threshold: float = 0.5  # a pixel is uncertain above this uncertainty
     min_area: float = 0.0005  # smallest component, fraction of the frame's pixels
-    max_area: float = 0.1  # largest component that still counts as a compact object
     min_drivable_border: float = 0.5  # share of the component's outer border that is drivable
     min_roi_overlap: float = 0.0  # share of the component's pixels inside the ROI
     roi: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)  # x0, y0, x1, y1 fractions
+    max_width: float = 1.0  # widest box, fraction of the frame's width
+    min_fill: float = 0.0  # share of its box the component covers
+    min_border_contrast: float = 0.0  # mean uncertainty inside minus on its outer border
 
     def __post_init__(self) -> None:
-        for name in ("pixel_threshold", "min_area", "max_area", "min_drivable_border",
-                     "min_roi_overlap"):
+        for name in ("pixel_threshold", "min_area", "min_drivable_border", "min_roi_overlap",
+                     "max_width", "min_fill", "min_border_contrast"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ParameterError(f"{name} must be in [0, 1], got {value}")
-        if self.min_area > self.max_area:
-            raise ParameterError(f"component_min_area {self.min_area} exceeds "
-                                 f"component_max_area {self.max_area}")
+
+    def passes(self, component: Component) -> bool:
+        """The tests of a described candidate, its meta classifier's aside."""
+        return (component.drivable_border >= self.min_drivable_border
+                and component.roi_overlap >= self.min_roi_overlap
+                and component.width_share <= self.max_width and component.fill >= self.min_fill
+                and component.border_contrast >= self.min_border_contrast)
 
 
 @dataclass(frozen=True)
@@ -63,6 +79,10 @@ class Component:
     max_uncertainty: float
     drivable_border: float  # share of its outer border that is drivable
     roi_overlap: float  # share of its pixels inside the ROI
+    width_share: float  # its box's width, fraction of the frame's width
+    fill: float  # share of its box it covers
+    border_contrast: float  # mean uncertainty inside minus on its outer border
+    probability: float = float("nan")  # of being an object, by the meta classifier (NaN: none)
 
 
 @dataclass(frozen=True)
@@ -90,41 +110,67 @@ class Components:
         return lookup[self.labels]
 
 
-def find_components(uncertainty: np.ndarray, labels: np.ndarray,
-                    config: ComponentConfig) -> Components:
+def find_components(uncertainty: np.ndarray, labels: np.ndarray, config: ComponentConfig,
+                    classifier: MetaClassifier | None = None) -> Components:
     """Anomaly components of one frame: uncertainty (H, W) in [0, 1], predicted train ids (H, W)
-    of the same size."""
+    of the same size; `classifier`: a component meta classifier whose keep decision is also
+    needed."""
+    candidates = describe_candidates(uncertainty, labels, config.pixel_threshold,
+                                     config.min_area, config.roi)
+    passing = [index for index, component in enumerate(candidates.components)
+               if config.passes(component)]
+    if classifier is not None and passing:
+        probabilities = candidate_probabilities(candidates, classifier, uncertainty, labels,
+                                                passing)
+        passing = [index for index, p in zip(passing, probabilities, strict=True)
+                   if p >= classifier.threshold]
+    kept = tuple(candidates.components[index] for index in passing)
+    return Components(kept, candidates.frame_pixels, candidates.uncertain_pixels,
+                      sum(c.area for c in kept), candidates.mean_uncertainty, candidates.labels,
+                      candidates.ids[passing])
+
+
+def candidate_probabilities(candidates: Components, classifier: MetaClassifier,
+                            uncertainty: np.ndarray, labels: np.ndarray,
+                            which: list[int] | None = None) -> np.ndarray:
+    """The meta classifier's object probability of candidates `which` (all: None), one batch."""
+    ids = candidates.ids if which is None else candidates.ids[which]
+    if not len(ids):
+        return np.zeros(0)
+    stats = np.zeros((int(candidates.labels.max()) + 1, 5), np.int64)
+    for region, component in zip(candidates.ids, candidates.components, strict=True):
+        stats[region] = (*component.box, component.area)
+    return classifier.probabilities(component_features(candidates.labels, stats, ids,
+                                                       uncertainty, labels))
+
+
+def describe_candidates(uncertainty: np.ndarray, labels: np.ndarray, pixel_threshold: float,
+                        min_area: float, roi: tuple[float, float, float, float]) -> Components:
+    """Every uncertain region of at least `min_area` of the frame, described, none tested (the
+    components of the result are the candidates, largest first)."""
     if uncertainty.shape != labels.shape or uncertainty.ndim != 2:
         raise ValueError(f"uncertainty {uncertainty.shape} and labels {labels.shape} must be the "
                          "same (H, W)")
     height, width = uncertainty.shape
     frame_pixels = height * width
-    mask = (uncertainty > config.pixel_threshold).view(np.uint8)
+    mask = (uncertainty > pixel_threshold).view(np.uint8)
     # BBDT: about twice as fast as OpenCV's default (Spaghetti) here, the same components
     _, regions, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    uncertain = int(areas.sum())
-    candidates = 1 + np.flatnonzero((areas >= config.min_area * frame_pixels)
-                                    & (areas <= config.max_area * frame_pixels))
-    roi = roi_box(config.roi, height, width)
-    found: list[tuple[int, Component]] = []
-    for region in candidates:
-        component = _describe(int(region), stats[region], regions, uncertainty, labels, roi,
-                              config)
-        if component is not None:
-            found.append((int(region), component))
-    found.sort(key=lambda item: -item[1].area)
-    return Components(tuple(c for _, c in found), frame_pixels, uncertain,
+    candidates = 1 + np.flatnonzero(areas >= min_area * frame_pixels)
+    box = roi_box(roi, height, width)
+    found = sorted(((int(region), _describe(int(region), stats[region], regions, uncertainty,
+                                            labels, box))
+                    for region in candidates), key=lambda item: -item[1].area)
+    return Components(tuple(c for _, c in found), frame_pixels, int(areas.sum()),
                       sum(c.area for _, c in found), float(uncertainty.mean()), regions,
                       np.asarray([r for r, _ in found], np.int64))
 
 
 def _describe(region: int, stat: np.ndarray, regions: np.ndarray, uncertainty: np.ndarray,
-              labels: np.ndarray, roi: tuple[int, int, int, int], config: ComponentConfig
-              ) -> Component | None:
-    """One candidate region, looked at inside its box grown by the one-pixel border; None when
-    it does not overlap the drivable region enough."""
+              labels: np.ndarray, roi: tuple[int, int, int, int]) -> Component:
+    """One candidate region, looked at inside its box grown by the one-pixel border."""
     x, y, w, h = (int(v) for v in stat[:4])
     height, width = regions.shape
     area = int(stat[cv2.CC_STAT_AREA])
@@ -134,15 +180,14 @@ def _describe(region: int, stat: np.ndarray, regions: np.ndarray, uncertainty: n
     roi_top, roi_left = max(roi[0] - top, 0), max(roi[1] - left, 0)
     in_roi = cv2.countNonZero(inside[roi_top:max(roi[2] - top, roi_top),
                                      roi_left:max(roi[3] - left, roi_left)].view(np.uint8))
-    if in_roi < config.min_roi_overlap * area:
-        return None
     border = cv2.dilate(inside.view(np.uint8), _RING).view(bool) & ~inside
     ring = cv2.countNonZero(border.view(np.uint8))
     drivable = cv2.countNonZero((_DRIVABLE[labels[top:bottom, left:right]] & border
                                  ).view(np.uint8))
-    share = drivable / ring if ring else 0.0
-    if share < config.min_drivable_border:
-        return None
-    values = uncertainty[top:bottom, left:right][inside]
-    return Component((x, y, w, h), area, float(values.mean()), float(values.max()), share,
-                     in_roi / area)
+    values = uncertainty[top:bottom, left:right]
+    inner = values[inside]
+    mean = float(inner.mean())
+    outer = float(values[border].mean()) if ring else mean
+    return Component((x, y, w, h), area, mean, float(inner.max()),
+                     drivable / ring if ring else 0.0, in_roi / area, w / width, area / (w * h),
+                     mean - outer)

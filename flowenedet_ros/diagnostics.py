@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .anomaly_components import Components
-from .frame_reason import INPUT
+from .frame_reason import INPUT, FrameReason
+from .image_evidence import STATISTICS
 from .scene_flag import REASON_STALE, FlagState
 
 # diagnostic_msgs/DiagnosticStatus levels
@@ -34,17 +34,26 @@ def scaled_box(box: tuple[int, int, int, int], model_shape: tuple[int, int],
             max(round((y + height) * scale_y) - top, 1))
 
 
-def reason_values(reason: str, components: Components | None,
+def reason_values(reason: str, judged: FrameReason | None,
                   frame_shape: tuple[int, int]) -> dict[str, object]:
-    """The reason's diagnostics key values: the word, the component count, and the largest
-    component's area (fraction of the frame) and box (x y width height in frame pixels)."""
-    found = components.components if components is not None else ()
+    """The reason's diagnostics key values: the word, the component count, the largest
+    component's area (fraction of the frame) and box (x y width height in frame pixels), and the
+    image evidence (`image_<statistic>` frame values, `image_degraded`, `image_degraded_by`;
+    empty for a frame that was not judged)."""
+    found = judged.components.components if judged is not None else ()
     largest = found[0] if found else None
     box = "" if largest is None else " ".join(map(str, scaled_box(
-        largest.box, components.labels.shape, frame_shape)))
-    area = 0.0 if largest is None else largest.area / components.frame_pixels
-    return {"reason": reason, "components": len(found),
-            "largest_component_area": f"{area:.5f}", "largest_component_box": box}
+        largest.box, judged.components.labels.shape, frame_shape)))
+    area = 0.0 if largest is None else largest.area / judged.components.frame_pixels
+    values: dict[str, object] = {"reason": reason, "components": len(found),
+                                 "largest_component_area": f"{area:.5f}",
+                                 "largest_component_box": box}
+    evidence = judged.evidence.values if judged is not None else {}
+    values.update({f"image_{name}": f"{evidence[name]:.4f}" if evidence else ""
+                   for name in STATISTICS})
+    values["image_degraded"] = str(bool(judged.degraded_by)).lower() if judged else ""
+    values["image_degraded_by"] = ",".join(judged.degraded_by) if judged else ""
+    return values
 
 
 def diagnostic_status(state: FlagState, stats: FrameStats, dropped: int, backend: str,

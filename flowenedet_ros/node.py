@@ -34,7 +34,13 @@ from .image_conversion import describe_message, message_to_rgb
 from .messages import diagnostic_array, image_message
 from .output_images import colorize, ood_mask, resize_instances
 from .parameters import BY_NAME, PARAMETERS, ParameterSpec
-from .pipeline_factory import create_pipeline, flag_config, flag_values, reason_config
+from .pipeline_factory import (
+    create_pipeline,
+    flag_config,
+    flag_values,
+    meta_classifier,
+    reason_config,
+)
 from .scene_flag import REASON_STALE, SceneFlag
 
 OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
@@ -84,6 +90,7 @@ class FlowenedetNode(Node):
                        for spec in PARAMETERS}
         self.flag = SceneFlag(flag_config(self.values), time.monotonic())
         self.reason_config = reason_config(self.values)
+        self.meta_classifier = meta_classifier(self.values)
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.pipeline = create_pipeline(self.values)
         self.stats = FrameStats()
@@ -161,18 +168,20 @@ class FlowenedetNode(Node):
             threshold = self.values["pixel_threshold"]
             self.ood_pub.publish(image_message(ood_mask(prediction.uncertainty, threshold),
                                                header))
-        reason, components = frame_reason(prediction.model_uncertainty,
-                                          prediction.model_labels, self.reason_config)
+        judged = frame_reason(image, prediction.model_uncertainty, prediction.model_labels,
+                              self.reason_config, self.meta_classifier)
+        reason = judged.reason
         if self.values["publish_ood_instances"] and self.instances_pub.get_subscription_count():
             self.instances_pub.publish(image_message(
-                resize_instances(components.instances(), prediction.labels.shape), header))
+                resize_instances(judged.components.instances(), prediction.labels.shape),
+                header))
         now = time.monotonic()
         state = self.flag.update(prediction.uncertainty, now)
         self._publish_flag(state.raised, reason)
         with self._lock:
             self.stats.frames += 1
             self.stats.last_latency_ms = (now - received) * 1e3
-            self.stats.reason = reason_values(reason, components, prediction.labels.shape)
+            self.stats.reason = reason_values(reason, judged, prediction.labels.shape)
 
     def _publish_flag(self, raised: bool, reason: str) -> None:
         """The flag, then its reason, as one pair (the worker and the stale check both publish):

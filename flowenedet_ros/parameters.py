@@ -13,6 +13,7 @@ from flowenedet_core.runtime.pipeline import GPU_MODES
 from flowenedet_core.tta import MAX_TTA_SCALE, check_tta_scales
 
 from .errors import ParameterError
+from .image_evidence import MAX_FOCUS
 
 
 @dataclass(frozen=True)
@@ -155,16 +156,36 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   "publish ~/ood_instances (mono16 anomaly-component ids, 0 = none)"),
     ParameterSpec("component_min_area", 0.0005, "an anomaly component covers at least this "
                   "fraction of the frame", minimum=0.0, maximum=1.0),
-    ParameterSpec("component_max_area", 0.1, "and at most this fraction (larger uncertain "
-                  "regions count towards the scene)", minimum=0.0, maximum=1.0),
     ParameterSpec("component_min_drivable_border", 0.5, "share of a component's outer border "
                   "that is predicted road or sidewalk", minimum=0.0, maximum=1.0),
     ParameterSpec("component_min_roi_overlap", 0.0, "share of a component's pixels inside the "
                   "ROI", minimum=0.0, maximum=1.0),
+    ParameterSpec("component_max_width", 1.0, "its box spans at most this fraction of the "
+                  "frame's width (no limit on its area)", minimum=0.0, maximum=1.0),
+    ParameterSpec("component_min_fill", 0.0, "it covers at least this share of its box",
+                  minimum=0.0, maximum=1.0),
+    ParameterSpec("component_min_border_contrast", 0.0, "its mean uncertainty exceeds that of "
+                  "its outer border by at least this", minimum=0.0, maximum=1.0),
     ParameterSpec("reason_scene_fraction", 0.2, "reason `scene` above this fraction of the frame "
                   "uncertain outside anomaly components", minimum=0.0, maximum=1.0),
     ParameterSpec("reason_scene_mean", 1.0, "or above this mean uncertainty of the frame (1: "
                   "off)", minimum=0.0, maximum=1.0),
+    ParameterSpec("meta_classifier", "", "component meta classifier (meta.json of `flowenedet "
+                  "fit-meta`) that must also keep a component; empty: none", read_only=True),
+    # the image evidence: reason `scene` when the camera image itself is degraded (live)
+    ParameterSpec("image_min_sharpness", 0.0, "degraded below this sharpness (Laplacian "
+                  "standard deviation, upper tile quartile; 0: off)", minimum=0.0, maximum=1.0),
+    ParameterSpec("image_min_focus", 0.0, "degraded below this focus (sharpness over RMS "
+                  "contrast, upper tile quartile: blur whatever the scene's contrast; 0: off)",
+                  minimum=0.0, maximum=MAX_FOCUS),
+    ParameterSpec("image_min_contrast", 0.0, "degraded below this RMS contrast (upper tile "
+                  "quartile; 0: off)", minimum=0.0, maximum=1.0),
+    ParameterSpec("image_max_dark", 1.0, "degraded above this share of dark pixels (1: off)",
+                  minimum=0.0, maximum=1.0),
+    ParameterSpec("image_max_saturated", 1.0, "degraded above this share of saturated pixels "
+                  "(1: off)", minimum=0.0, maximum=1.0),
+    ParameterSpec("image_max_noise", 1.0, "degraded above this noise (median-filter residual, "
+                  "lower tile quartile; 1: off)", minimum=0.0, maximum=1.0),
 )
 BY_NAME = {spec.name: spec for spec in PARAMETERS}
 FLAG_PARAMETERS = ("pixel_threshold", "scene_threshold", "raise_frames", "clear_frames", "roi",
@@ -173,9 +194,14 @@ FLAG_PARAMETERS = ("pixel_threshold", "scene_threshold", "raise_frames", "clear_
 REASON_PARAMETERS = {"scene_fraction": "reason_scene_fraction", "scene_mean": "reason_scene_mean"}
 COMPONENT_PARAMETERS = {"pixel_threshold": "pixel_threshold", "roi": "roi",
                         "min_area": "component_min_area",
-                        "max_area": "component_max_area",
                         "min_drivable_border": "component_min_drivable_border",
-                        "min_roi_overlap": "component_min_roi_overlap"}
+                        "min_roi_overlap": "component_min_roi_overlap",
+                        "max_width": "component_max_width", "min_fill": "component_min_fill",
+                        "min_border_contrast": "component_min_border_contrast"}
+# EvidenceConfig fields <- parameters
+EVIDENCE_PARAMETERS = {name: f"image_{name}" for name in
+                       ("min_sharpness", "min_focus", "min_contrast", "max_dark",
+                        "max_saturated", "max_noise")}
 
 
 def schema() -> dict:

@@ -7,13 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from flowenedet_core.export.model_spec import ModelSpec
+from flowenedet_core.metrics.meta_classifier import MetaClassifier
 from flowenedet_core.runtime.pipeline import GpuOptions, Pipeline
 from flowenedet_core.tta import SINGLE_SCALE
 
 from .anomaly_components import ComponentConfig
 from .errors import ParameterError
 from .frame_reason import ReasonConfig
-from .parameters import COMPONENT_PARAMETERS, FLAG_PARAMETERS, REASON_PARAMETERS
+from .image_evidence import EvidenceConfig
+from .parameters import (
+    COMPONENT_PARAMETERS,
+    EVIDENCE_PARAMETERS,
+    FLAG_PARAMETERS,
+    REASON_PARAMETERS,
+)
 from .scene_flag import FlagConfig
 
 
@@ -41,7 +48,15 @@ def reason_config(values: dict[str, Any]) -> ReasonConfig:
     components = {field: values[name] for field, name in COMPONENT_PARAMETERS.items()}
     components["roi"] = tuple(components["roi"])
     return ReasonConfig(ComponentConfig(**components),
-                        **{field: values[name] for field, name in REASON_PARAMETERS.items()})
+                        **{field: values[name] for field, name in REASON_PARAMETERS.items()},
+                        evidence=EvidenceConfig(**{field: values[name] for field, name
+                                                   in EVIDENCE_PARAMETERS.items()}))
+
+
+def meta_classifier(values: dict[str, Any]) -> MetaClassifier | None:
+    """The component meta classifier that `meta_classifier` names (None: empty)."""
+    path = values["meta_classifier"]
+    return MetaClassifier.load(Path(path).expanduser()) if path else None
 
 
 def create_pipeline(values: dict[str, Any]) -> Pipeline:

@@ -31,6 +31,10 @@ OUTPUT_TYPES = {"segmentation": IMAGE, "segmentation/color": IMAGE, "uncertainty
                 "ood_instances": IMAGE, "diagnostics": DIAGNOSTIC_ARRAY}
 LABEL_KINDS = ("anomaly", "semantic")  # 0/1/255 anomaly masks | Cityscapes train ids
 LABEL_KIND_KEY = "flowenedet.label_kind."  # + topic, in the bag's custom_data
+# a replayed bag names the bag and camera topic it was replayed from (calibration reads the
+# camera frames there for the image evidence)
+SOURCE_BAG_KEY = "flowenedet.source_bag"
+SOURCE_CAMERA_KEY = "flowenedet.source_camera"
 
 
 def output_topics(node: str = DEFAULT_NODE) -> dict[str, str]:

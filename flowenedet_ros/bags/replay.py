@@ -26,9 +26,10 @@ from flowenedet_core.runtime.pipeline import Pipeline
 from ..diagnostics import FrameStats, diagnostic_status, reason_values, scaled_box
 from ..frame_reason import INPUT, frame_reason
 from ..image_conversion import depth_kind, depth_refusal, describe_message, message_to_rgb
+from ..image_evidence import STATISTICS
 from ..output_images import colorize, ood_mask, resize_instances
 from ..parameter_file import NODE_NAME
-from ..pipeline_factory import flag_config, reason_config
+from ..pipeline_factory import flag_config, meta_classifier, reason_config
 from ..scene_flag import SceneFlag
 from .frame_gallery import FrameGallery
 from .label_metrics import LabelMetrics
@@ -40,6 +41,8 @@ from .records import (
     LABEL_KIND_KEY,
     LABEL_KINDS,
     OUTPUT_TYPES,
+    SOURCE_BAG_KEY,
+    SOURCE_CAMERA_KEY,
     bool_record,
     diagnostic_record,
     image_array,
@@ -75,6 +78,8 @@ class FrameRecord:
     boxes: list[tuple[int, int, int, int]] = field(default_factory=list)  # components, frame px
     frame_shape: tuple[int, int] = (0, 0)  # (H, W) the boxes are in
     expected_reason: str | None = None  # what the bag says this stretch is
+    evidence: dict[str, float] = field(default_factory=dict)  # image evidence frame values
+    degraded_by: tuple[str, ...] = ()  # the image statistics past their thresholds
 
 
 @dataclass
@@ -144,6 +149,7 @@ class _Replayer:
         self.camera, self.metrics, self.expected = camera, metrics, expected
         self.flag_settings = flag_config(values)
         self.reason_settings = reason_config(values)
+        self.classifier = meta_classifier(values)
         self.flag: SceneFlag | None = None
         self.gallery = FrameGallery(gallery_frames)
         self.records: list[FrameRecord] = []
@@ -195,8 +201,9 @@ class _Replayer:
     def _serve(self, image: np.ndarray, prediction: Prediction, timestamp: int, stamp: int,
                frame_id: str, now: float) -> None:
         state = self.flag.update(prediction.uncertainty, now)
-        reason, components = frame_reason(prediction.model_uncertainty,
-                                          prediction.model_labels, self.reason_settings)
+        judged = frame_reason(image, prediction.model_uncertainty, prediction.model_labels,
+                              self.reason_settings, self.classifier)
+        reason, components = judged.reason, judged.components
         shape = prediction.labels.shape
         outputs = {"segmentation": prediction.labels,
                    "segmentation/color": colorize(prediction.labels),
@@ -213,10 +220,12 @@ class _Replayer:
         boxes = [scaled_box(c.box, components.labels.shape, shape)
                  for c in components.components]
         self.records.append(FrameRecord(now, state.uncertain_fraction, state.raised,
-                                        state.reason, latency, reason, boxes, shape))
+                                        state.reason, latency, reason, boxes, shape,
+                                        evidence=judged.evidence.values,
+                                        degraded_by=judged.degraded_by))
         self.stats.frames += 1
         self.stats.last_latency_ms = latency
-        self.stats.reason = reason_values(reason, components, shape)
+        self.stats.reason = reason_values(reason, judged, shape)
         self.gallery.offer(len(self.records) - 1, state.uncertain_fraction, image, outputs)
         if self.metrics is not None:
             self.pending[stamp] = prediction
@@ -263,7 +272,9 @@ def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path
         camera, label_topic, label_kind = choose_topics(source, options)
         metrics = LabelMetrics(label_kind) if label_kind else None
         wanted = {camera} | ({label_topic} if label_topic else set())
-        with BagWriter(output, options.storage, source.contents.custom) as writer:
+        custom = {**source.contents.custom, SOURCE_BAG_KEY: str(Path(bag).resolve()),
+                  SOURCE_CAMERA_KEY: camera}
+        with BagWriter(output, options.storage, custom) as writer:
             replayer = _Replayer(pipeline, values, writer, written, camera, metrics,
                                  options.gallery_frames, expected_reasons(source.contents.custom))
             bar = tqdm(total=source.contents.counts.get(camera), desc="replay", unit="frame",
@@ -325,6 +336,11 @@ def summarize(records: list[FrameRecord], problems: list[str], values: dict,
             "timeline": [[r.stamp_s, _finite_or_none(r.uncertain_fraction), r.raised]
                          for r in records]},
         "reason": reason_summary(records),
+        "image_evidence": {
+            "thresholds": {name: reason_config(values).evidence.threshold(name)
+                           for name in STATISTICS},
+            "timeline": [[r.stamp_s, r.evidence or None, list(r.degraded_by)]
+                         for r in records]},
         "metrics": metrics.summary() if metrics else None,
         "problems": problems,
     }

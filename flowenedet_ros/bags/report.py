@@ -1,7 +1,8 @@
 """A replay's report: summary.json, and report.html with its PNGs (input with the anomaly
 components' boxes / segmentation / uncertainty / OOD mask of the most and least confident frames,
-the flag and reason timeline, the reason confusion matrix and PR and ROC curves when the bag was
-labelled). Self-contained folder: open report.html in any browser."""
+the flag and reason timeline with the image evidence of each frame beside it, the reason
+confusion matrix and PR and ROC curves when the bag was labelled). Self-contained folder: open
+report.html in any browser."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ import cv2
 import numpy as np
 
 from ..frame_reason import REASONS
+from ..image_evidence import DIRECTION, STATISTICS
 from .reason_summary import confusion_table
 from .replay import ReplayResult
 
 REASON_COLOURS = {"none": "tab:green", "object": "tab:orange", "scene": "tab:purple",
                   "object+scene": "tab:red", "input": "tab:gray"}
+EVIDENCE_COLOURS = ("tab:blue", "tab:cyan", "tab:olive", "black", "gold", "tab:brown")
 
 PANELS = (("input", "input"), ("segmentation/color", "segmentation"),
           ("uncertainty", "uncertainty"), ("ood_mask", "OOD mask"))
@@ -138,8 +141,8 @@ def _pyplot():
 def _timeline_figure(result: ReplayResult, path: Path) -> str:
     plt = _pyplot()
     records = result.records
-    figure, (axis, reasons) = plt.subplots(2, 1, figsize=(10, 4.2), sharex=True,
-                                           gridspec_kw={"height_ratios": (3, 1.2)})
+    figure, (axis, reasons, image) = plt.subplots(3, 1, figsize=(10, 6.4), sharex=True,
+                                                  gridspec_kw={"height_ratios": (3, 1.2, 2.2)})
     if records:
         start = records[0].stamp_s
         times = np.array([r.stamp_s - start for r in records])
@@ -156,14 +159,32 @@ def _timeline_figure(result: ReplayResult, path: Path) -> str:
             spans = [(t, period) for t, r in zip(times, records, strict=True)
                      if r.frame_reason == kind]
             reasons.broken_barh(spans, (row - 0.4, 0.8), color=REASON_COLOURS[kind])
-    reasons.set(yticks=range(len(REASONS)), yticklabels=REASONS, xlabel="time in bag (s)",
+        _evidence_panel(image, times, records, result.summary["image_evidence"]["thresholds"])
+    reasons.set(yticks=range(len(REASONS)), yticklabels=REASONS,
                 ylim=(-0.6, len(REASONS) - 0.4))
+    image.set(xlabel="time in bag (s)", ylabel="image evidence", yscale="log")
     axis.set(ylabel="uncertain pixels (%)", title="scene flag and reason timeline")
     axis.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path.name
+
+
+def _evidence_panel(axis, times: np.ndarray, records: list, thresholds: dict) -> None:
+    """The image evidence of each frame over time, its thresholds dashed, degraded frames
+    shaded (failed frames: gaps)."""
+    for name, colour in zip(STATISTICS, EVIDENCE_COLOURS, strict=True):
+        values = np.array([r.evidence.get(name, np.nan) for r in records])
+        axis.plot(times, np.maximum(values, 1e-4), color=colour, label=name, linewidth=1)
+        limit = thresholds[name]
+        if limit > 0.0 and not (DIRECTION[name] == "high" and limit >= 1.0):  # off
+            axis.axhline(limit, color=colour, linestyle="--", linewidth=0.8)
+    degraded = np.array([bool(r.degraded_by) for r in records])
+    axis.fill_between(times, 1e-4, 4, where=degraded, step="post", color="tab:gray", alpha=0.2,
+                      label="image degraded")
+    axis.set_ylim(1e-4, 4)
+    axis.legend(loc="lower right", fontsize=7, ncol=6)
 
 
 def _curves_figure(result: ReplayResult, path: Path) -> str:

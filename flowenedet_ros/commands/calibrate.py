@@ -11,6 +11,7 @@ from pathlib import Path
 from ..bags.calibrate import calibrate, read_sequence
 from ..bags.calibrate_reason import FALSE_OBJECTS, FALSE_SCENES, choose_reason, read_frames
 from ..parameter_file import write_parameter_file
+from ..pipeline_factory import meta_classifier
 from .model_parameters import add_parameter_arguments, parameter_values
 
 
@@ -22,16 +23,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "anomaly labels, optionally --degraded bags (fog, noise; no objects). "
                     "Chooses pixel_threshold, scene_threshold and raise_frames so the flag's "
                     "false-alarm rate stays below --target with the best detection, then the "
-                    "reason's component and scene thresholds (object on anomaly frames, scene "
-                    "on degraded ones, none elsewhere), and writes a parameter file the node "
-                    "loads as it is.")
+                    "reason's component, image-evidence and scene thresholds (object on "
+                    "anomaly frames, scene on degraded ones, none elsewhere; the image "
+                    "evidence from the camera frames of the bags that were replayed), and "
+                    "writes a parameter file the node loads as it is. With -p "
+                    "meta_classifier:=FILE the components are those it keeps.")
     parser.add_argument("--inlier", action="append", type=Path, required=True,
                         help="replayed in-distribution bag (repeatable)")
     parser.add_argument("--anomaly", action="append", type=Path, default=[],
                         help="replayed bag with anomaly labels (repeatable)")
     parser.add_argument("--degraded", action="append", type=Path, default=[],
-                        help="replayed bag of degraded driving without objects: heavy fog, "
-                             "noise, glare (repeatable; for the reason's scene thresholds)")
+                        help="replayed bag of degraded driving without objects: fog, noise, "
+                             "blur, low contrast (repeatable; for the reason's scene and "
+                             "image-evidence thresholds)")
     add_parameter_arguments(parser)
     parser.add_argument("--fix-pixel-threshold", action="store_true",
                         help="keep pixel_threshold as given (-p pixel_threshold:=T) instead of "
@@ -63,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
     roles = [("inlier", path) for path in args.inlier] + \
         [("degraded", path) for path in args.degraded] + \
         [("anomaly", path) for path in args.anomaly]
+    classifier = meta_classifier(values)
     statistics = [frame for role, path in roles
                   for frame in read_frames(path, role, choice.pixel_threshold, values["roi"],
-                                           args.node)]
+                                           args.node, classifier)]
     reason = choose_reason(statistics, {**values, **chosen}, args.false_objects,
                            args.false_scenes)
     chosen.update(reason.values)

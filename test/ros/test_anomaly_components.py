@@ -70,15 +70,26 @@ def test_a_component_mostly_outside_the_roi_is_dropped_when_asked():
     assert find_components(uncertainty, labels, strict).components == ()
 
 
-def test_area_limits_drop_specks_and_regions_too_large_to_be_an_object():
+def test_specks_are_dropped_and_size_has_no_upper_limit():
     uncertainty, labels = street()
     uncertainty[30, 5] = 0.9  # one pixel
     uncertainty[21:39, 20:79] = 0.9  # a third of the frame
     uncertainty[24:28, 4:8] = 0.9  # 16 pixels, 0.5 %
-    config = ComponentConfig(min_area=0.002, max_area=0.1)
+    config = ComponentConfig(min_area=0.002)
     result = find_components(uncertainty, labels, config)
-    assert [c.area for c in result.components] == [16]
+    assert [c.area for c in result.components] == [18 * 59, 16]
     assert result.uncertain_pixels == 1 + 18 * 59 + 16
+
+
+def test_shape_measures_of_a_component():
+    uncertainty, labels = street()
+    uncertainty[24:28, 4:12] = 0.9  # 4 x 8 box, full
+    uncertainty[24:28, 30] = 0.9  # a vertical line beside it
+    (block, line) = find_components(uncertainty, labels, ComponentConfig(min_area=0.0)
+                                    ).components
+    assert block.width_share == pytest.approx(8 / labels.shape[1]) and block.fill == 1.0
+    assert block.border_contrast == pytest.approx(0.9 - float(uncertainty[23, 3]))
+    assert line.width_share == pytest.approx(1 / labels.shape[1])
 
 
 def test_components_are_largest_first_and_instances_number_them():
@@ -108,7 +119,8 @@ def test_maps_of_different_sizes_are_refused():
 
 
 @pytest.mark.parametrize(("changes", "message"), [
-    ({"min_area": 0.2, "max_area": 0.1}, "exceeds component_max_area"),
+    ({"max_width": 1.2}, "max_width must be in"),
+    ({"min_fill": -0.1}, "min_fill must be in"),
     ({"min_drivable_border": 1.5}, "min_drivable_border must be in"),
 ])
 def test_inconsistent_settings_are_rejected(changes, message):

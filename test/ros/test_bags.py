@@ -17,11 +17,18 @@ from flowenedet_core.runtime.pipeline import Pipeline
 from flowenedet_ros.bags.compare import compare_outputs
 from flowenedet_ros.bags.label_metrics import LabelMetrics
 from flowenedet_ros.bags.reader import BagSource
-from flowenedet_ros.bags.records import image_array, image_record, output_topics, stamp_ns
+from flowenedet_ros.bags.records import (
+    SOURCE_BAG_KEY,
+    image_array,
+    image_record,
+    output_topics,
+    stamp_ns,
+)
 from flowenedet_ros.bags.writer import BagWriter
 from flowenedet_ros.cli import main
 from flowenedet_ros.errors import ParameterError
 from flowenedet_ros.image_conversion import image_to_rgb
+from flowenedet_ros.image_evidence import STATISTICS
 from flowenedet_ros.parameter_file import load_parameter_file, parse_override
 
 TOPICS = output_topics()
@@ -58,11 +65,16 @@ def test_replay_writes_outputs_summary_and_report(tiny_data, tiny_onnx, tmp_path
     assert len(summary["flag"]["timeline"]) == 3 and summary["latency_ms"]["mean"] > 0
     metrics = summary["metrics"]
     assert metrics["frames"] == 2 and metrics["skipped_without_positives"] == 1  # mask 0 is empty
+    evidence = summary["image_evidence"]
+    assert set(evidence["thresholds"]) == set(STATISTICS) and len(evidence["timeline"]) == 3
+    assert all(set(values) == set(STATISTICS) and 0 <= values["contrast"] <= 1
+               for _, values, _ in evidence["timeline"])
 
     pipeline = Pipeline.create(onnx=tiny_onnx, backend="onnxruntime", threads=1)
     folder = AnomalyFolder("tiny", tiny_data["anomaly"])
     with BagSource(tmp_path / "out" / "bag") as source:
         assert set(source.contents.topics) == set(TOPICS.values()) | {"/camera/labels"}
+        assert source.contents.custom[SOURCE_BAG_KEY] == str(bag.resolve())  # calibrate reads it
         uncertainty = [m.message for m in source.messages({TOPICS["uncertainty"]})]
     for message, sample, index in zip(uncertainty, folder, range(3), strict=True):
         assert stamp_ns(message.header) == 100_000_000_000 + index * 200_000_000

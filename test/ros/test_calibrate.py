@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -90,13 +92,15 @@ def test_a_fixed_pixel_threshold_is_kept_with_labelled_anomaly_bags():
 def test_calibrate_command_writes_a_parameter_file_the_node_loads(tiny_data, tiny_onnx,
                                                                    tmp_path):
     for name, spec in (("inlier", f"cityscapes:{tiny_data['cityscapes']}:train"),
-                       ("anomaly", f"anomaly:{tiny_data['anomaly']}")):
+                       ("anomaly", f"anomaly:{tiny_data['anomaly']}"),
+                       ("degraded", f"cityscapes-c:{tiny_data['cityscapes']}:train:contrast:5")):
         assert main(["make-bag", str(tmp_path / name), "--data", spec]) == 0
         main(["replay", str(tmp_path / name), "--out", str(tmp_path / f"{name}_replay"),
               "-p", f"onnx:={tiny_onnx}", "-p", "threads:=1"])
     out = tmp_path / "calibrated.yaml"
     assert main(["calibrate", "--inlier", str(tmp_path / "inlier_replay" / "bag"),
                  "--anomaly", str(tmp_path / "anomaly_replay" / "bag"),
+                 "--degraded", str(tmp_path / "degraded_replay" / "bag"),
                  "-p", f"onnx:={tiny_onnx}", "--target", "0.01", "--out", str(out)]) == 0
     text = out.read_text()
     assert text.startswith("# flowenedet calibrate: target <= 0.01")
@@ -105,3 +109,9 @@ def test_calibrate_command_writes_a_parameter_file_the_node_loads(tiny_data, tin
     assert values["onnx"] == str(tiny_onnx)
     assert values["pixel_threshold"] in PIXEL_THRESHOLDS and 1 <= values["raise_frames"] <= 5
     assert (tmp_path / "calibrated.json").is_file()
+    # the image evidence of the camera frames the degraded bag was replayed from: its contrast
+    # is a twentieth of the others' (random pixels), and the reason reads scene on all of them
+    assert 0.0 < values["image_min_contrast"] < 0.2  # between theirs (0.015) and 0.29
+    report = json.loads((tmp_path / "calibrated.json").read_text())
+    given = report["reason"]["confusion"]["scene"]
+    assert sum(count for kind, count in given.items() if "scene" in kind) == 3

@@ -1,12 +1,9 @@
 import numpy as np
 import pytest
+from camera_frames import blurred, dark, foggy, noisy, street_scene
 
 from flowenedet_core.errors import DataError
-from flowenedet_ros.bags.calibrate_reason import (
-    FrameStatistics,
-    budget_threshold,
-    choose_reason,
-)
+from flowenedet_ros.bags.calibrate_reason import SCENE_SETTINGS, FrameStatistics, choose_reason
 from flowenedet_ros.bags.make_bag import BagLayout, Frame, expect_reason, write_bag
 from flowenedet_ros.bags.reader import BagSource
 from flowenedet_ros.bags.reason_summary import (
@@ -16,48 +13,86 @@ from flowenedet_ros.bags.reason_summary import (
     reason_summary,
 )
 from flowenedet_ros.bags.replay import FrameRecord
+from flowenedet_ros.image_evidence import STATISTICS, image_evidence
 from flowenedet_ros.parameter_file import default_values
 
 
-def frame(expected: str, areas=(), borders=(), uncertain: float = 0.01, mean: float = 0.05,
-          rois=None):
-    return FrameStatistics(expected, np.asarray(areas, float), np.asarray(borders, float),
-                           np.ones(len(areas)) if rois is None else np.asarray(rois, float),
-                           uncertain, mean)
+def frame(expected: str, candidates=(), uncertain: float = 0.01, mean: float = 0.05,
+          evidence: dict | None = None) -> FrameStatistics:
+    """candidates: (area, drivable border, ROI share, width share, fill, border contrast)."""
+    table = np.asarray(candidates, float).reshape(-1, 6)
+    return FrameStatistics(expected, table, np.ones(len(table), bool), uncertain, mean, evidence)
 
 
-def test_the_budget_threshold_separates_with_a_margin_or_keeps_the_budget():
-    values = np.array([0.01, 0.02, 0.03, 0.30, 0.40])
-    positive = np.array([False, False, False, True, True])
-    assert budget_threshold(values, positive, 0.5) == pytest.approx(0.165)  # separable
-    overlapping = np.concatenate([np.arange(1, 21) / 100, [0.195, 0.25, 0.30]])
-    positive = np.arange(23) >= 20  # 20 negatives 0.01-0.20; one positive inside their range
-    assert budget_threshold(overlapping, positive, 0.1) == pytest.approx(0.1925)  # 0.20 above
-    assert budget_threshold(overlapping, positive, 0.0) == pytest.approx(0.225)  # none above
+SPECK = (0.003, 0.9, 1.0, 0.05, 0.8, 0.4)  # small, on the road
+FACADE = (0.03, 0.05, 1.0, 0.2, 0.7, 0.4)  # off the road
+BESIDE = (0.02, 0.9, 0.1, 0.1, 0.7, 0.4)  # beside the ROI
+SCATTERED = (0.03, 0.9, 1.0, 0.3, 0.1, 0.4)  # fills little of its box
+OBJECT_AHEAD = (0.02, 0.8, 1.0, 0.1, 0.6, 0.5)
+NEAR_OBJECT = (0.33, 0.6, 0.9, 0.45, 0.7, 0.5)  # a third of the frame
+FOG_BAND = (0.4, 0.6, 1.0, 1.0, 0.5, 0.3)  # the whole road, side to side
 
 
-def test_the_chosen_settings_separate_objects_scenes_and_clean_frames():
-    frames = ([frame("none", [0.003], [0.9]) for _ in range(10)]  # small specks on the road
-              + [frame("none", [0.03], [0.05]) for _ in range(10)]  # a facade, off the road
-              + [frame("none", [0.02], [0.9], rois=[0.1]) for _ in range(10)]  # beside the ROI
-              + [frame("object", [0.02], [0.8], uncertain=0.03) for _ in range(10)]
-              + [frame("scene", [0.4], [0.6], uncertain=0.45, mean=0.3) for _ in range(10)])
+def test_the_chosen_settings_separate_objects_of_any_size_scenes_and_clean_frames():
+    frames = ([frame("none", [SPECK]) for _ in range(10)]
+              + [frame("none", [FACADE]) for _ in range(10)]
+              + [frame("none", [BESIDE]) for _ in range(10)]
+              + [frame("none", [SCATTERED]) for _ in range(10)]
+              + [frame("object", [OBJECT_AHEAD], uncertain=0.03) for _ in range(10)]
+              + [frame("object", [NEAR_OBJECT], uncertain=0.34) for _ in range(10)]
+              + [frame("scene", [FOG_BAND], uncertain=0.45, mean=0.3) for _ in range(10)])
     choice = choose_reason(frames, default_values())
     values = choice.values
     assert 0.003 < values["component_min_area"] <= 0.02
-    assert 0.05 < values["component_min_drivable_border"] <= 0.8
-    assert 0.1 < values["component_min_roi_overlap"] <= 1.0
-    assert values["component_max_area"] < 0.4
+    assert 0.05 < values["component_min_drivable_border"] <= 0.6
+    assert 0.1 < values["component_min_roi_overlap"] <= 0.9
+    assert 0.45 <= values["component_max_width"] < 1.0
+    assert 0.1 < values["component_min_fill"] <= 0.6
     assert 0.03 < values["reason_scene_fraction"] < 0.45
     assert choice.accuracy == 1.0
-    assert choice.confusion == {"none": {"none": 30}, "object": {"object": 10},
+    assert choice.confusion == {"none": {"none": 40}, "object": {"object": 20},
                                 "scene": {"scene": 10}}
+
+
+def _evidence(image: np.ndarray) -> dict:
+    return image_evidence(image).values
+
+
+def test_image_thresholds_are_chosen_from_clean_and_corrupted_frames_within_the_budget():
+    scene = street_scene()
+    clean = [frame("none", evidence=_evidence(np.roll(scene, 7 * k, axis=1))) for k in range(20)]
+    clean.append(frame("none", evidence=_evidence(blurred(scene))))  # one soft clean frame
+    degraded = [frame("scene", evidence=_evidence(corrupt(np.roll(scene, 5 * k, axis=0))))
+                for k in range(3) for corrupt in (foggy, noisy, blurred, dark)]
+    # the model is as confident on the corrupted frames as on the clean ones: only the image
+    # tells them apart
+    strict = choose_reason(clean + degraded, default_values(), false_scenes=0.0)
+    assert strict.confusion["none"] == {"none": 21}  # no threshold may take the soft frame
+    assert strict.confusion["scene"]["scene"] >= 9
+    loose = choose_reason(clean + degraded, default_values(), false_scenes=0.05)
+    assert loose.confusion["scene"] == {"scene": 12}  # the soft frame is the one allowed
+    assert loose.confusion["none"] == {"none": 20, "scene": 1}
+    fired = [name for name in STATISTICS if loose.values[name_of(name)] not in (0.0, 1.0)]
+    assert fired and all(0.0 < loose.values[name_of(name)] < 1.0 for name in fired)
+
+
+def name_of(statistic: str) -> str:
+    return SCENE_SETTINGS[statistic][0]
+
+
+def test_frames_without_image_evidence_leave_the_image_thresholds_alone():
+    frames = [frame("none", uncertain=0.01) for _ in range(10)] + \
+        [frame("scene", uncertain=0.5) for _ in range(10)]
+    values = choose_reason(frames, default_values()).values
+    assert values["image_min_contrast"] == 0.0 and values["image_max_noise"] == 1.0
+    assert 0.01 < values["reason_scene_fraction"] < 0.5
 
 
 def test_without_object_or_scene_frames_the_given_settings_stay():
     values = default_values()
     choice = choose_reason([frame("none") for _ in range(5)], values)
-    for name in ("component_min_area", "reason_scene_fraction", "reason_scene_mean"):
+    for name in ("component_min_area", "reason_scene_fraction", "reason_scene_mean",
+                 "image_min_sharpness"):
         assert choice.values[name] == values[name]
 
 

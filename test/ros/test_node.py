@@ -66,7 +66,9 @@ def test_every_output_has_the_input_header_size_and_encoding(node):
     status = client.messages("diagnostics")[-1].status[0]
     values = {v.key: v.value for v in status.values}
     assert {"uncertain_fraction", "low_confidence", "flag_reason", "latency_ms",
-            "dropped_frames", "backend"} <= set(values)
+            "dropped_frames", "backend", "image_sharpness", "image_contrast", "image_dark",
+            "image_saturated", "image_noise", "image_degraded", "image_degraded_by"} <= set(values)
+    assert float(values["image_contrast"]) > 0 and values["image_degraded"] == "false"
     assert values["backend"].startswith("onnxruntime") and float(values["latency_ms"]) > 0
 
 
@@ -97,20 +99,25 @@ def test_the_reason_and_the_anomaly_instances_follow_the_frame_and_the_parameter
     assert as_array(instances).max() == 0
     assert client.set_parameter("pixel_threshold", 0.0).successful  # the whole frame uncertain
     served = serve(client, frame_message(frame, "rgb8", 1), outputs)
-    assert served["low_confidence/reason"].data == "scene"  # too large to be an object
-    for name, value in (("component_max_area", 1.0), ("component_min_drivable_border", 0.0)):
-        assert client.set_parameter(name, value).successful
+    assert served["low_confidence/reason"].data == "scene"  # no drivable border: unbounded
+    assert client.set_parameter("component_min_drivable_border", 0.0).successful
     served = serve(client, frame_message(frame, "rgb8", 2), outputs)
-    assert served["low_confidence/reason"].data == "object"  # one component, the whole frame
+    assert served["low_confidence/reason"].data == "object"  # any size: the whole frame
     assert set(np.unique(as_array(served["ood_instances"]))) == {1}
     wait_for(lambda: any(dict((v.key, v.value) for v in m.status[0].values).get(
         "largest_component_box") == "0 0 128 64" for m in client.messages("diagnostics")), 10,
         "the component in diagnostics")
+    assert client.set_parameter("image_min_contrast", 1.0).successful  # every image degraded
+    served = serve(client, frame_message(frame, "rgb8", 3), outputs)
+    assert served["low_confidence/reason"].data == "object+scene"
+    wait_for(lambda: any(dict((v.key, v.value) for v in m.status[0].values).get(
+        "image_degraded_by") == "contrast" for m in client.messages("diagnostics")), 10,
+        "the image evidence in diagnostics")
+    assert client.set_parameter("component_max_width", 0.5).successful  # edge to edge: no object
+    served = serve(client, frame_message(frame, "rgb8", 4), outputs)
+    assert served["low_confidence/reason"].data == "scene"
     result = client.set_parameter("component_min_area", 2.0)
     assert not result.successful and "1.0" in result.reason
-    assert client.set_parameter("component_max_area", 0.01).successful
-    result = client.set_parameter("component_min_area", 0.05)
-    assert not result.successful and "exceeds component_max_area" in result.reason
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), [
