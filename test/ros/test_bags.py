@@ -54,7 +54,7 @@ def test_replay_writes_outputs_summary_and_report(tiny_data, tiny_onnx, tmp_path
     bag = make_bag(tiny_data, tmp_path / "bag")
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
     assert code == 0 and summary["problems"] == []
-    assert summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0}
+    assert summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0, "lost": 0}
     assert len(summary["flag"]["timeline"]) == 3 and summary["latency_ms"]["mean"] > 0
     metrics = summary["metrics"]
     assert metrics["frames"] == 2 and metrics["skipped_without_positives"] == 1  # mask 0 is empty
