@@ -41,6 +41,7 @@ class FrameLossEstimator:
         self.outage_s = outage_s
         self._deltas: deque[float] = deque(maxlen=window)
         self._last_stamp: float | None = None
+        self._unstamped = 0  # frames received since the last stamp whose stamps are unknown
         self.received = 0
         self.lost = 0
 
@@ -54,6 +55,7 @@ class FrameLossEstimator:
         lost just before it."""
         self.received += 1
         last, self._last_stamp = self._last_stamp, stamp_s
+        between, self._unstamped = self._unstamped, 0
         if last is None or stamp_s == last:
             return 0  # the first frame, or a repeated stamp (an unstamped publisher)
         delta = stamp_s - last
@@ -63,12 +65,19 @@ class FrameLossEstimator:
         if delta > self.outage_s:
             return 0
         period = self.period_s()
-        self._deltas.append(delta)
+        if not between:
+            self._deltas.append(delta)
         if not period > 0:
             return 0
-        missing = max(round(delta / period) - 1, 0)
+        missing = max(round(delta / period) - 1 - between, 0)
         self.lost += missing
         return missing
+
+    def update_unstamped(self) -> None:
+        """Count a frame that arrived but whose stamp cannot be read (an undecodable message in
+        a bag): the gap it sits in is one frame shorter."""
+        self.received += 1
+        self._unstamped += 1
 
     def snapshot(self) -> FrameLoss:
         return FrameLoss(self.received, self.lost, self.period_s())

@@ -179,6 +179,7 @@ class _Replayer:
         if self.flag is None:
             self.flag = SceneFlag(self.flag_settings, now)
         if message is None:
+            self.loss.update_unstamped()
             self._fail(f"{self.camera} message at {stamp} ns {item.error}", item.timestamp, now)
         else:
             self.loss.update(now)

@@ -53,3 +53,12 @@ def test_the_warning_names_cause_and_remedy_only_when_the_loss_is_high():
     for remedy in ("qos_reliability:=reliable", "shared-memory", "net.core.rmem_max"):
         assert remedy in warning
     assert "qos_reliability" not in loss_warning(FrameLoss(85, 15, 0.1), "/cam", "reliable")
+
+
+def test_a_frame_whose_stamp_cannot_be_read_is_received_not_lost():
+    estimator = FrameLossEstimator()
+    feed(estimator, [100 + 0.1 * i for i in range(10)])
+    estimator.update_unstamped()  # the frame of 101.0, undecodable
+    assert estimator.update(101.1) == 0
+    assert estimator.update(101.4) == 2
+    assert estimator.snapshot() == FrameLoss(13, 2, pytest.approx(0.1))
