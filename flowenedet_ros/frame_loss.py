@@ -4,9 +4,12 @@ A camera stamps its frames at a steady period; frames lost on the way (best-effo
 large images, full socket buffers) leave gaps of whole periods between the stamps that do arrive.
 The period is a low quantile of the recent stamp deltas: lost frames only lengthen deltas, so it
 stays right even when a third of the frames are lost (a median would not: half the deltas are
-then double). A gap of k periods counts k - 1 lost frames. A gap longer than `outage_s` is an
-outage (the stale-input flag reports it), not loss; stamps that go back (a replayed bag that
-restarts) start the estimate afresh. Pure Python: the node feeds it, tests drive it directly.
+then double). A gap of k periods counts k - 1 lost frames; the gaps seen before the period is
+known are judged once it is. A gap of more than `MAX_GAP_PERIODS` periods is a pause of the camera
+(the stale-input flag reports it), not loss; stamps that go back (a replayed bag that restarts)
+start the estimate afresh. When most frames are lost the deltas rarely span one period, so the
+period is overestimated and the loss underestimated (the stale flag still fires). Pure Python:
+the node feeds it, tests drive it directly.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 WINDOW = 50  # recent deltas the period is estimated from
 MIN_DELTAS = 4  # no estimate (and no loss counted) before this many deltas
 PERIOD_QUANTILE = 25  # percent
+MAX_GAP_PERIODS = 100  # a longer gap is a pause, not loss
 WARN_SHARE = 0.05  # loss share that deserves the warning
 WARN_MIN_FRAMES = 20  # expected frames before the share is judged
 
@@ -37,9 +41,9 @@ class FrameLoss:
 
 
 class FrameLossEstimator:
-    def __init__(self, outage_s: float = 1.0, window: int = WINDOW) -> None:
-        self.outage_s = outage_s
+    def __init__(self, window: int = WINDOW) -> None:
         self._deltas: deque[float] = deque(maxlen=window)
+        self._unjudged: list[tuple[float, int]] = []  # (delta, unstamped frames inside it)
         self._last_stamp: float | None = None
         self._unstamped = 0  # frames received since the last stamp whose stamps are unknown
         self.received = 0
@@ -52,7 +56,7 @@ class FrameLossEstimator:
 
     def update(self, stamp_s: float) -> int:
         """Count one received frame stamped `stamp_s` (seconds); returns the frames estimated
-        lost just before it."""
+        lost before it (including earlier gaps judged now that the period is known)."""
         self.received += 1
         last, self._last_stamp = self._last_stamp, stamp_s
         between, self._unstamped = self._unstamped, 0
@@ -61,15 +65,17 @@ class FrameLossEstimator:
         delta = stamp_s - last
         if delta < 0:
             self._deltas.clear()  # the stamps went back: a new sequence
+            self._unjudged.clear()
             return 0
-        if delta > self.outage_s:
-            return 0
-        period = self.period_s()
         if not between:
             self._deltas.append(delta)
+        self._unjudged.append((delta, between))
+        period = self.period_s()
         if not period > 0:
             return 0
-        missing = max(round(delta / period) - 1 - between, 0)
+        missing = sum(max(round(gap / period) - 1 - inside, 0)
+                      for gap, inside in self._unjudged if gap <= MAX_GAP_PERIODS * period)
+        self._unjudged.clear()
         self.lost += missing
         return missing
 

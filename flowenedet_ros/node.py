@@ -90,7 +90,7 @@ class FlowenedetNode(Node):
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.pipeline = create_pipeline(self.values)
         self.stats = FrameStats()
-        self.loss = FrameLossEstimator(self.values["stale_timeout_s"])  # executor thread only
+        self.loss = FrameLossEstimator()  # used by the executor thread only
         self._loss_reported = False
         self.errors = ErrorLog(self.get_logger())
         self._lock = threading.Lock()

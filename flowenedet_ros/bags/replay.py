@@ -149,7 +149,7 @@ class _Replayer:
         self.gallery = FrameGallery(gallery_frames)
         self.records: list[FrameRecord] = []
         self.stats = FrameStats()
-        self.loss = FrameLossEstimator(values["stale_timeout_s"])  # frames the recording lacks
+        self.loss = FrameLossEstimator()  # frames the recording lacks
         self.failures: list[str] = []
         self.pending: dict[int, Prediction] = {}  # stamp -> prediction awaiting its label
         self.last_report = -math.inf

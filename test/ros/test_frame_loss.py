@@ -35,10 +35,16 @@ def test_a_gap_of_k_periods_is_k_minus_one_frames_and_jitter_is_none():
     assert estimator.update(10.92 + 0.13) == 0
 
 
-def test_an_outage_and_a_restarted_sequence_are_not_loss():
-    estimator = FrameLossEstimator(outage_s=1.0)
+def test_gaps_before_the_period_is_known_are_judged_once_it_is():
+    estimator = FrameLossEstimator()
+    assert [estimator.update(stamp) for stamp in (10.0, 10.3, 10.4, 10.5)] == [0, 0, 0, 0]
+    assert estimator.update(10.6) == 2  # the first gap, of three periods
+
+
+def test_a_pause_and_a_restarted_sequence_are_not_loss():
+    estimator = FrameLossEstimator()
     feed(estimator, [100 + 0.1 * i for i in range(10)])
-    assert estimator.update(105.0) == 0  # 5 s without frames: the stale flag's business
+    assert estimator.update(120.0) == 0  # 20 s without frames: a pause, the stale flag's business
     assert estimator.update(3.0) == 0  # stamps went back: a new sequence
     assert math.isnan(estimator.period_s())
     assert estimator.update(3.0) == 0  # a repeated stamp (an unstamped publisher)
