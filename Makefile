@@ -10,7 +10,7 @@ WORK := runs/embedded
 MODEL := -p backbone:=erfnet-tiny -p weights:=$(EMBEDDED)/erfnet-tiny.safetensors -p backend:=onnxruntime -p artifacts_dir:=$(WORK)/artifacts
 ROAD_AHEAD := [0.25,0.45,0.75,1.0]
 
-.PHONY: venv test test-slow lint demo embedded-model embedded-thresholds recipe-study real-model clean
+.PHONY: venv test test-slow test-jazzy lint demo embedded-model embedded-thresholds recipe-study real-model clean
 
 venv: $(STAMP)
 
@@ -22,6 +22,18 @@ $(STAMP): setup.py
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[test,rospip]"
 	touch $(STAMP)
+
+# The ROS tests again on ROS 2 Jazzy (the LTS) from its PyPI wheels, in a venv of their own.
+JAZZY := .venv-jazzy
+$(JAZZY)/.installed: setup.py
+	$(PYTHON) -m venv $(JAZZY)
+	$(JAZZY)/bin/pip install --quiet --upgrade pip
+	$(JAZZY)/bin/pip install --quiet torch==2.13.0
+	$(JAZZY)/bin/pip install --quiet -e ".[test,rospip-jazzy]"
+	touch $@
+
+test-jazzy: $(JAZZY)/.installed
+	$(JAZZY)/bin/python -m pytest -q test/ros
 
 lint: venv
 	$(BIN)/ruff check flowenedet_core flowenedet_ros test setup.py launch scripts
@@ -77,4 +89,4 @@ real-model: venv
 	scripts/real-model.sh erfnet efficientvit-b0
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(JAZZY) runs

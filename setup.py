@@ -47,6 +47,9 @@ setup(
         # on a ROS install rclpy and the messages come from the system instead.
         "rospip": ["ros-rclpy", "ros-sensor-msgs", "ros-std-msgs", "ros-diagnostic-msgs",
                    "ros-rmw-fastrtps-cpp"],
+        # the same for ROS 2 Jazzy (`make test-jazzy`), in a venv of its own
+        "rospip-jazzy": ["ros-jazzy-rclpy", "ros-jazzy-sensor-msgs", "ros-jazzy-std-msgs",
+                         "ros-jazzy-diagnostic-msgs", "ros-jazzy-rmw-fastrtps-cpp"],
         "test": [
             "pytest>=7",
             "scikit-learn>=1.3",

@@ -42,7 +42,7 @@ class BenchOptions:
     threads: int | None = None  # CPU threads for torch and onnxruntime
     compile: bool = False  # torch.compile the eager torch backend
     gpu: GpuOptions = field(default_factory=GpuOptions)  # how torch runs on a CUDA GPU
-    artifacts: Path = Path("engines")  # where ONNX files and engines are cached
+    artifacts: Path | None = None  # where ONNX files and engines are cached (None: the cache)
 
     def timed_frames(self) -> int:
         if self.repeats is not None:

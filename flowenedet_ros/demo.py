@@ -23,7 +23,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from flowenedet_core import embedded
 from flowenedet_core.data.synthetic_drive import DEMO_DRIVE, Stretch, drive
 from flowenedet_core.errors import DataError
 
@@ -31,7 +30,7 @@ from .bags.compare import compare_outputs
 from .bags.make_bag import BagLayout, Frame, write_bag
 from .bags.replay import ReplayOptions, replay
 from .bags.report import write_report
-from .parameter_file import load_parameter_file, write_parameter_file
+from .parameter_file import embedded_model_values, load_parameter_file, write_parameter_file
 from .pipeline_factory import create_pipeline
 
 LOGGER = logging.getLogger(__name__)
@@ -103,9 +102,8 @@ class StretchVerdict:
 
 def demo_parameters(out: Path, variant: str) -> Path:
     """The node's parameter file: the embedded model, the shipped thresholds, onnxruntime."""
-    values = load_parameter_file(embedded.thresholds(), {
-        "backbone": embedded.BACKBONE, "weights": str(embedded.weights()),
-        "fed": str(embedded.detector(variant)), "backend": "onnxruntime",
+    values = embedded_model_values(variant, {
+        "backend": "onnxruntime",
         "artifacts_dir": str((out / "artifacts").resolve()),
         "qos_reliability": "reliable",  # every frame of the drive served, none lost in transport
         "stale_timeout_s": 5.0})  # a slow first frame is not a stale camera

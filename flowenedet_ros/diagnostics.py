@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .frame_loss import FrameLoss
 from .frame_reason import INPUT, FrameReason
 from .image_evidence import STATISTICS
 from .scene_flag import REASON_STALE, FlagState
@@ -56,9 +57,12 @@ def reason_values(reason: str, judged: FrameReason | None,
     return values
 
 
-def diagnostic_status(state: FlagState, stats: FrameStats, dropped: int, backend: str,
-                      now: float, period_s: float) -> tuple[int, str, dict[str, object]]:
-    """(level, message, key values) of the node's DiagnosticStatus at time `now`."""
+def diagnostic_status(state: FlagState, stats: FrameStats, dropped: int, loss: FrameLoss,
+                      backend: str, now: float, period_s: float
+                      ) -> tuple[int, str, dict[str, object]]:
+    """(level, message, key values) of the node's DiagnosticStatus at time `now`: `dropped`
+    frames were replaced by newer ones before the model got to them, `loss` counts the frames
+    that never arrived."""
     recent_error = stats.last_error_time >= 0 and now - stats.last_error_time <= period_s
     if state.reason == REASON_STALE:
         level, text = STALE, "no input frames"
@@ -71,7 +75,9 @@ def diagnostic_status(state: FlagState, stats: FrameStats, dropped: int, backend
     values = {"uncertain_fraction": f"{state.uncertain_fraction:.4f}",
               "low_confidence": str(state.raised).lower(), "flag_reason": state.reason,
               "latency_ms": f"{stats.last_latency_ms:.1f}", "frames": stats.frames,
-              "dropped_frames": dropped, "failed_frames": stats.failures,
+              "dropped_frames": dropped, "lost_frames": loss.lost,
+              "lost_frame_share": f"{loss.share:.3f}",
+              "camera_period_ms": f"{1e3 * loss.period_s:.1f}", "failed_frames": stats.failures,
               "backend": backend, "last_error": stats.last_error}
     values.update(reason_values(INPUT, None, (1, 1)) if state.reason == REASON_STALE
                   else stats.reason)

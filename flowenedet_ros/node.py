@@ -18,6 +18,7 @@ from rcl_interfaces.msg import (
     ParameterDescriptor,
     SetParametersResult,
 )
+from rclpy._rclpy_pybind11 import RCLError, UnknownROSArgsError
 from rclpy.exceptions import ParameterException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -28,10 +29,12 @@ from flowenedet_core.errors import FlowenedetError
 
 from .diagnostics import FrameStats, diagnostic_status, reason_values
 from .errors import ParameterError
+from .frame_loss import FrameLoss, FrameLossEstimator, loss_warning
 from .frame_reason import INPUT, frame_reason
 from .frame_worker import LatestFrameWorker
 from .image_conversion import describe_message, message_to_rgb
 from .messages import diagnostic_array, image_message
+from .node_usage import missing_parameter_files, usage, wants_help
 from .output_images import colorize, ood_mask, resize_instances
 from .parameters import BY_NAME, PARAMETERS, ParameterSpec
 from .pipeline_factory import (
@@ -94,6 +97,8 @@ class FlowenedetNode(Node):
         self.add_on_set_parameters_callback(self.parameters_callback)
         self.pipeline = create_pipeline(self.values)
         self.stats = FrameStats()
+        self.loss = FrameLossEstimator()  # used by the executor thread only
+        self._loss_reported = False
         self.errors = ErrorLog(self.get_logger())
         self._lock = threading.Lock()
         self._flag_lock = threading.Lock()
@@ -144,6 +149,8 @@ class FlowenedetNode(Node):
         return SetParametersResult(successful=True)
 
     def image_callback(self, message: Image | CompressedImage) -> None:
+        stamp = message.header.stamp
+        self.loss.update(stamp.sec + stamp.nanosec * 1e-9)
         self.worker.submit((message, time.monotonic()))  # decoded by the worker, if not dropped
 
     def process_frame(self, item: tuple[Image | CompressedImage, float]) -> None:
@@ -206,9 +213,11 @@ class FlowenedetNode(Node):
         if state.reason == REASON_STALE:
             self._publish_flag(True, INPUT)  # silence must not read as "all fine"
         self._report_silence(now)
+        loss = self.loss.snapshot()
+        self._report_loss(loss)
         with self._lock:
             stats = FrameStats(**self.stats.__dict__)
-        level, text, values = diagnostic_status(state, stats, self.worker.dropped,
+        level, text, values = diagnostic_status(state, stats, self.worker.dropped, loss,
                                                 self.pipeline.describe(), now,
                                                 self.values["diagnostics_period_s"])
         self.diagnostics_pub.publish(diagnostic_array(
@@ -229,6 +238,15 @@ class FlowenedetNode(Node):
                                   f"{self.values['stale_timeout_s']:g} s; {publishers} "
                                   f"publisher(s) there: {hint}")
 
+    def _report_loss(self, loss: FrameLoss) -> None:
+        """Once, when many of the camera's frames never arrive: the cause and the remedy."""
+        if self._loss_reported:
+            return
+        warning = loss_warning(loss, self.image_sub.topic_name, self.values["qos_reliability"])
+        if warning is not None:
+            self._loss_reported = True
+            self.get_logger().warning(warning)
+
     def destroy_node(self) -> None:
         if self.worker is not None:
             self.worker.stop()
@@ -236,7 +254,26 @@ class FlowenedetNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
+    """`flowenedet_node [--ros-args ...]`: 0 after a clean shutdown; 2 (one error line, no
+    traceback) when it cannot start."""
+    args = sys.argv if args is None else args
+    if wants_help(args[1:]):
+        print(usage())
+        return 0
+    missing = missing_parameter_files(args[1:])
+    if missing:
+        print(f"flowenedet_node: cannot start: parameter file {missing[0]} not found",
+              file=sys.stderr)
+        return 2
+    try:
+        rclpy.init(args=args)
+    except UnknownROSArgsError as error:
+        print(f"flowenedet_node: cannot start: unknown ROS argument(s) {error}", file=sys.stderr)
+        return 2
+    except RCLError as error:  # rcl has logged what it could not parse; its sources are noise
+        text = " ".join(re.sub(r", at \S+:\d+", "", str(error)).split())
+        print(f"flowenedet_node: cannot start: {text}", file=sys.stderr)
+        return 2
     try:
         node = FlowenedetNode()
     except (FlowenedetError, ParameterException) as error:

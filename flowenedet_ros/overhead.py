@@ -18,7 +18,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Bool, Header
 
 from flowenedet_core.benchmark import latency_summary
-from flowenedet_core.cli.model_args import add_model_arguments, model_spec
+from flowenedet_core.cli.model_args import add_engines_argument, add_model_arguments, model_spec
 from flowenedet_core.data.frames import load_frames
 from flowenedet_core.runtime.pipeline import Pipeline
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=Path, default=None)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--engines", type=Path, default=Path("engines"))
+    add_engines_argument(parser)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     spec = model_spec(args)

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from flowenedet_core import embedded
 from flowenedet_core.errors import DataError
 
 from .errors import ParameterError
@@ -18,6 +19,15 @@ NODE_NAME = "flowenedet_node"
 
 def default_values() -> dict[str, Any]:
     return {spec.name: spec.default for spec in PARAMETERS}
+
+
+def embedded_model_values(variant: str = "fed-u", overrides: dict[str, Any] | None = None
+                          ) -> dict[str, Any]:
+    """The embedded model (`embedded:erfnet-tiny` with `embedded:VARIANT`) and the thresholds
+    calibrated for it: the settings of config/flowenedet.yaml, then `overrides`."""
+    return load_parameter_file(embedded.thresholds(), {
+        "backbone": embedded.BACKBONE, "weights": f"{embedded.PREFIX}{embedded.BACKBONE}",
+        "fed": f"{embedded.PREFIX}{variant}", **(overrides or {})})
 
 
 def load_parameter_file(path: str | Path | None, overrides: dict[str, Any] | None = None,

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from flowenedet_core import embedded
+from flowenedet_core.engines.cache import CACHE_VARIABLE, DEFAULT_CACHE
 from flowenedet_core.errors import FlowenedetError
 from flowenedet_core.runtime.pipeline import GPU_MODES
 from flowenedet_core.tta import MAX_TTA_SCALE, check_tta_scales
@@ -88,14 +90,20 @@ class ParameterSpec:
         return [cast(v) for v in values]
 
 
+def check_model_path(value: str) -> None:
+    """An `embedded:NAME` must name a shipped file (other paths are opened at start-up)."""
+    if value:
+        embedded.resolve(value)
+
+
 PARAMETERS: tuple[ParameterSpec, ...] = (
     # the model (read-only)
-    ParameterSpec("backbone", "erfnet", "segmentation model (flowenedet_core backbone name)",
-                  read_only=True),
-    ParameterSpec("weights", "", "backbone weights file or folder (empty: only with onnx)",
-                  read_only=True),
-    ParameterSpec("fed", "", "FED checkpoint directory (empty: the `score` baseline)",
-                  read_only=True),
+    ParameterSpec("backbone", "erfnet", "segmentation model: a flowenedet_core backbone name, "
+                  "or module:callable building your own", read_only=True),
+    ParameterSpec("weights", "", "backbone weights file or folder, or embedded:erfnet-tiny "
+                  "(empty: only with onnx)", read_only=True, check=check_model_path),
+    ParameterSpec("fed", "", "FED checkpoint directory, or embedded:fed-u / embedded:fed-c "
+                  "(empty: the `score` baseline)", read_only=True, check=check_model_path),
     ParameterSpec("score", "msp", "baseline uncertainty when fed is empty", read_only=True,
                   choices=("msp", "msp20", "entropy", "maxlogit", "energy", "sml")),
     ParameterSpec("onnx", "", "an exported model to run instead of backbone/weights/fed",
@@ -112,8 +120,8 @@ PARAMETERS: tuple[ParameterSpec, ...] = (
                   variable_length=True, check=check_tta_scales),
     ParameterSpec("threads", 0, "CPU threads for torch / onnxruntime (0: their default)",
                   read_only=True, minimum=0, maximum=256),
-    ParameterSpec("artifacts_dir", "~/.cache/flowenedet/engines",
-                  "where exported ONNX files and TensorRT engines are cached", read_only=True),
+    ParameterSpec("artifacts_dir", "", "where exported ONNX files and TensorRT engines are "
+                  f"cached (empty: ${CACHE_VARIABLE}, else {DEFAULT_CACHE})", read_only=True),
     ParameterSpec("gpu_mode", "auto", "torch on a CUDA GPU: auto = frames resized on the GPU, "
                   "CUDA graphs, backbone precision chosen by parity with fp32; eager = the "
                   "eager fp32 model with host resizing", read_only=True, choices=GPU_MODES),

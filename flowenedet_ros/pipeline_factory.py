@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from flowenedet_core import embedded
+from flowenedet_core.engines.cache import cache_dir
 from flowenedet_core.export.model_spec import ModelSpec
 from flowenedet_core.metrics.meta_classifier import MetaClassifier
 from flowenedet_core.runtime.pipeline import GpuOptions, Pipeline
@@ -63,7 +65,7 @@ def create_pipeline(values: dict[str, Any]) -> Pipeline:
     """The model the parameters name: `onnx`, or `backbone` + `weights` (+ `fed` / `score`,
     `tta_scales`)."""
     common = {"backend": values["backend"], "threads": values["threads"] or None,
-              "artifacts": Path(values["artifacts_dir"]).expanduser(),
+              "artifacts": cache_dir(values["artifacts_dir"]),
               "engine": values["engine"] or None, "gpu": gpu_options(values)}
     tta_scales = tuple(values["tta_scales"])
     if values["onnx"]:
@@ -74,7 +76,7 @@ def create_pipeline(values: dict[str, Any]) -> Pipeline:
     if not values["weights"]:
         raise ParameterError("set `weights` (with `backbone`, optionally `fed`) or `onnx`")
     size = tuple(values["input_size"]) if any(values["input_size"]) else None
-    spec = ModelSpec(values["backbone"], Path(values["weights"]).expanduser(), size,
-                     Path(values["fed"]).expanduser() if values["fed"] else None,
+    spec = ModelSpec(values["backbone"], embedded.resolve(values["weights"]), size,
+                     embedded.resolve(values["fed"]) if values["fed"] else None,
                      values["score"], tta_scales=tta_scales)
     return Pipeline.create(spec, **common)

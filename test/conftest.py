@@ -23,6 +23,17 @@ if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def engine_cache(tmp_path_factory) -> Path:
+    """The cache of exported graphs and engines (FLOWENEDET_CACHE) of every test and every
+    process it starts: a temporary folder, never the user's ~/.cache."""
+    from flowenedet_core.engines.cache import CACHE_VARIABLE
+
+    directory = tmp_path_factory.mktemp("engine-cache")
+    os.environ[CACHE_VARIABLE] = str(directory)
+    return directory
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not (SHARED_DATA / "erfnet" / "erfnet_cityscapes.pth").is_file():

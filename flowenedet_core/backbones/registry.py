@@ -1,7 +1,15 @@
-"""Backbones by name: `create_backbone("erfnet", weights)`; new models register a builder here."""
+"""Backbones by name: `create_backbone("erfnet", weights)`.
+
+A name is either registered here (`BACKBONES`) or `module:callable`: a callable importable from
+the user's own module (on PYTHONPATH), so a new model needs no change to this package. Either way
+the builder is called as `builder(weights, **options)` with `weights` a path or None (random
+weights, timing only) and `options` such as `input_size=(height, width)`, and returns a frozen
+`Backbone` (backbones/base.py: `name`, `class_names`, `preprocessing`, `forward` ->
+`BackboneOutput`, `classify`)."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,11 +33,29 @@ BACKBONES: dict[str, BackboneBuilder] = {
 }
 
 
+def backbone_builder(name: str) -> BackboneBuilder:
+    """The builder registered as `name`, or the callable `module:callable` names (imported)."""
+    if name in BACKBONES:
+        return BACKBONES[name]
+    module_name, separator, attribute = name.partition(":")
+    if not (separator and module_name and attribute):
+        raise ConfigError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}, or "
+                          "give module:callable for a model of your own")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ConfigError(f"backbone {name!r}: cannot import {module_name} ({error}); put its "
+                          "folder on PYTHONPATH") from None
+    builder = getattr(module, attribute, None)
+    if not callable(builder):
+        raise ConfigError(f"backbone {name!r}: {module_name} has no callable {attribute!r}")
+    return builder
+
+
 def create_backbone(name: str, weights: str | Path | None, **options) -> Backbone:
     """Build a frozen backbone; `weights=None` leaves random weights (timing only)."""
-    try:
-        builder = BACKBONES[name]
-    except KeyError:
-        choices = ", ".join(BACKBONES)
-        raise ConfigError(f"unknown backbone {name!r}; choose from {choices}") from None
-    return builder(weights, **options)
+    model = backbone_builder(name)(weights, **options)
+    if not isinstance(model, Backbone):
+        raise ConfigError(f"backbone {name!r} built a {type(model).__name__}, not a "
+                          "flowenedet_core.backbones.Backbone")
+    return model

@@ -24,7 +24,7 @@ from ..errors import FlowenedetError
 from ..runtime.pipeline import GpuOptions
 from ..runtime.selection import BACKEND_NAMES
 from .common import LOGGER
-from .model_args import add_model_arguments, model_spec
+from .model_args import add_engines_argument, add_model_arguments, model_spec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,8 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"timed frames (default {CUDA_REPEATS} on a GPU, {CPU_REPEATS} on "
                              "the CPU)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads")
-    parser.add_argument("--engines", type=Path, default=defaults.artifacts,
-                        help="cache of ONNX files and engines (default engines/)")
+    add_engines_argument(parser)
     parser.add_argument("--json", type=Path, default=None, help="write results here")
     parser.set_defaults(run=run)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..engines.cache import cache_dir
 from ..errors import RuntimeBackendError
 from ..runtime.artifacts import ensure_engine, ensure_onnx
 from ..runtime.selection import probe_environment
 from .common import LOGGER
-from .model_args import add_model_arguments, model_spec
+from .model_args import add_engines_argument, add_model_arguments, model_spec
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,8 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "shape). An existing valid engine is kept; a stale one is rebuilt.")
     add_model_arguments(parser)
     parser.add_argument("--precision", choices=["fp32", "fp16"], default="fp16")
-    parser.add_argument("--engines", type=Path, default=Path("engines"),
-                        help="cache directory for ONNX files and engines (default engines/)")
+    add_engines_argument(parser)
     parser.add_argument("--engine", type=Path, default=None,
                         help="engine file to write instead of a cache name")
     parser.add_argument("--max-batch", type=int, default=1)
@@ -35,9 +35,10 @@ def run(args: argparse.Namespace) -> int:
             "there is no CUDA GPU"
         raise RuntimeBackendError(f"cannot build an engine here: {missing}")
     spec = model_spec(args)
-    onnx_path = ensure_onnx(spec, args.engines)
+    directory = cache_dir(args.engines)
+    onnx_path = ensure_onnx(spec, directory)
     _, path, _, _ = ensure_engine(onnx_path, environment.tensorrt_version, args.precision,
-                               args.engines, spec, args.engine, args.max_batch)
+                                  directory, spec, args.engine, args.max_batch)
     LOGGER.info("engine ready: %s", path)
     print(path)
     return 0

@@ -9,20 +9,43 @@ from pathlib import Path
 
 import torch
 
+from .. import embedded
 from ..backbones.base import Backbone
-from ..backbones.registry import BACKBONES, create_backbone
+from ..backbones.registry import BACKBONES, backbone_builder, create_backbone
 from ..checkpoint import BackboneInfo
 from ..data.transforms import parse_size
+from ..errors import FlowenedetError
 from ..tta import DEFAULT_TTA_SCALES, SINGLE_SCALE, parse_tta_scales
 
 LOGGER = logging.getLogger("flowenedet")
 
 
+BACKBONE_HELP = (f"frozen segmentation model: {', '.join(sorted(BACKBONES))}, or "
+                 "module:callable building your own (on PYTHONPATH)")
+
+
+def model_path(text: str) -> Path:
+    """argparse type of weights, checkpoints and parameter files: a path, or `embedded:NAME`."""
+    try:
+        return embedded.resolve(text)
+    except FlowenedetError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def backbone_name(text: str) -> str:
+    """argparse type of --backbone: a registered name or an importable `module:callable`."""
+    try:
+        backbone_builder(text)
+    except FlowenedetError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def add_backbone_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backbone", required=True, choices=sorted(BACKBONES),
-                        help="frozen segmentation model")
-    parser.add_argument("--weights", required=True, type=Path,
-                        help="its weights (.pth state dict, .safetensors, or a HF folder)")
+    parser.add_argument("--backbone", required=True, type=backbone_name, help=BACKBONE_HELP)
+    parser.add_argument("--weights", required=True, type=model_path,
+                        help="its weights (.pth state dict, .safetensors, a HF folder, or "
+                             "embedded:erfnet-tiny)")
     parser.add_argument("--size", type=parse_size, default=None,
                         help="input size HxW (default: the backbone's, ERFNet 512x1024)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .. import embedded
 from ..checkpoint import DetectorCheckpoint, check_pairing, load_checkpoint
 from ..data.spec import parse_data_spec
 from ..errors import ConfigError
@@ -34,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="[NAME=]anomaly:DIR | [NAME=]cityscapes:DIR:SPLIT | "
                              "[NAME=]cityscapes-c:DIR:SPLIT:CORRUPTION:SEVERITY (repeatable)")
     parser.add_argument("--fed", action="append", default=[],
-                        help="FED checkpoint directory, or NAME=DIR to compare several")
+                        help="FED checkpoint directory (or embedded:fed-u / embedded:fed-c), or "
+                             "NAME=DIR to compare several")
     parser.add_argument("--stats", type=Path, default=None,
                         help="SML statistics JSON for `sml` (default: the FED checkpoint's)")
     parser.add_argument("--scores", default="msp,maxlogit,energy,entropy,sml,fed",
@@ -67,7 +69,7 @@ def load_detectors(args: argparse.Namespace, loaded: LoadedBackbone
     detectors = []
     for item in args.fed:
         name, _, directory = item.rpartition("=") if "=" in item else ("fed", "", item)
-        checkpoint = load_checkpoint(directory)
+        checkpoint = load_checkpoint(embedded.resolve(directory))
         check_pairing(checkpoint, loaded.info)
         checkpoint.detector.to(args.device)
         detectors.append((name, checkpoint))

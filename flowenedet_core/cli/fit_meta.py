@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import embedded
 from ..data.spec import parse_data_spec
 from ..errors import ConfigError
 from ..evaluation.evaluator import EvalOptions, KeptFrame, evaluate_dataset
@@ -31,7 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--data", action="append", required=True,
                         help="[NAME=]anomaly:DIR (repeatable): frames with known anomalies that "
                              "are not the evaluation sets")
-    parser.add_argument("--fed", default=None, help="FED checkpoint directory (score `fed`)")
+    parser.add_argument("--fed", default=None,
+                        help="FED checkpoint directory (score `fed`), or embedded:fed-u / "
+                             "embedded:fed-c")
     parser.add_argument("--score", default="fed", help="the score the classifier is for")
     parser.add_argument("--out", type=Path, default=None,
                         help="classifier JSON (default: FED_DIR/meta.json)")
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     detectors = load_detectors(args, loaded)
     statistics = detectors[0][1].detector.statistics if detectors else None
     (score,) = resolve_requested_scores(args.score, detectors, statistics)
-    out = args.out or (Path(args.fed[0]) / "meta.json" if args.fed else None)
+    out = args.out or (embedded.resolve(args.fed[0]) / "meta.json" if args.fed else None)
     if out is None:
         raise ConfigError("--out FILE is needed without --fed")
     options = EvalOptions(input_size=loaded.input_size, components=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..backbones.registry import BACKBONES, create_backbone
+from ..backbones.registry import create_backbone
 from ..data.spec import parse_data_spec
 from ..data.transforms import parse_size
 from ..training.segmentation import (
@@ -15,7 +15,7 @@ from ..training.segmentation import (
     segmentation_miou,
     train_segmentation,
 )
-from .common import LOGGER
+from .common import BACKBONE_HELP, LOGGER, backbone_name
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train-backbone", help="train a segmentation backbone from scratch",
         description="Cross-entropy on a Cityscapes-format folder; writes OUT.safetensors and "
                     "OUT.json; reports mIoU on --val.")
-    parser.add_argument("--backbone", default="erfnet-tiny", choices=sorted(BACKBONES))
+    parser.add_argument("--backbone", default="erfnet-tiny", type=backbone_name,
+                        help=BACKBONE_HELP)
     parser.add_argument("--data", required=True, help="cityscapes:DIR:SPLIT training data")
     parser.add_argument("--val", default=None, help="cityscapes:DIR:SPLIT for the mIoU")
     parser.add_argument("--out", type=Path, required=True, help="weights file (.safetensors)")

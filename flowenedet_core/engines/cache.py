@@ -1,20 +1,34 @@
-"""TensorRT engine files under `engines/`, keyed and self-describing.
+"""The cache of exported ONNX graphs and TensorRT engines, and its self-describing engine files.
 
-A serialized TensorRT plan only runs on the TensorRT version and GPU it was built for, and only
-means something for the ONNX it was built from. Each cached file is therefore
+One directory serves every command and the node: `$FLOWENEDET_CACHE`, else
+`~/.cache/flowenedet/engines` (`default_cache_dir`); `--engines DIR` and the node's
+`artifacts_dir` override it. It holds
 
-    MAGIC (8 bytes) | header length (4 bytes, little endian) | header JSON | plan bytes
+- `<backbone>-<head>-<H>x<W>-<precision>-<fingerprint>.onnx`: the exported graph of a model
+  (`flowenedet export` writes the same graph to a path you choose), with `-tta1-0.5-0.25` after
+  the head for test-time scales. The fingerprint hashes the backbone weights, the FED checkpoint
+  files, the input size, the head, the precision and the test-time scales, so a changed
+  checkpoint is re-exported instead of reusing a stale file.
+- `<onnx stem>-<precision>-<key>.engine`: a TensorRT plan. A serialized plan only runs on the
+  TensorRT version and GPU it was built for, and only means something for the ONNX it was built
+  from. Each file is therefore
 
-where the header holds the `EngineKey` and the plan's length and sha256. `EngineCache.load`
-returns the plan only when every key field matches the running system and the plan is intact;
-otherwise it says why, and the caller rebuilds. None of this needs TensorRT.
+      MAGIC (8 bytes) | header length (4 bytes, little endian) | header JSON | plan bytes
+
+  where the header holds the `EngineKey` (the ONNX file's sha256, the TensorRT version, the GPU
+  name and compute capability, the precision, the largest input shape) and the plan's length and
+  sha256. `EngineCache.load` returns the plan only when every key field matches the running
+  system and the plan is intact; otherwise it logs why, and the caller rebuilds. None of this
+  needs TensorRT.
+
+Deleting the directory is always safe: everything in it is rebuilt when needed.
 """
-
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import os
 import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +36,18 @@ from pathlib import Path
 LOGGER = logging.getLogger(__name__)
 MAGIC = b"FEDTRT\x00\x01"
 _LENGTH = struct.Struct("<I")
+CACHE_VARIABLE = "FLOWENEDET_CACHE"
+DEFAULT_CACHE = "~/.cache/flowenedet/engines"
+
+
+def default_cache_dir() -> Path:
+    """`$FLOWENEDET_CACHE` when set (and not empty), else ~/.cache/flowenedet/engines."""
+    return Path(os.environ.get(CACHE_VARIABLE) or DEFAULT_CACHE).expanduser()
+
+
+def cache_dir(directory: str | Path | None = None) -> Path:
+    """`directory` when given (an explicit `--engines` / `artifacts_dir`), else the default."""
+    return Path(directory).expanduser() if directory else default_cache_dir()
 
 
 @dataclass(frozen=True)
@@ -76,7 +102,7 @@ def key_mismatches(header: dict, key: EngineKey) -> list[str]:
 
 
 class EngineCache:
-    """engines/<stem>-<key digest>.engine files."""
+    """<stem>-<precision>-<key digest>.engine files in one directory."""
 
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)

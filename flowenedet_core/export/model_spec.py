@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -95,7 +96,8 @@ class ModelSpec:
         head = self.head_name
         if self.tta_scales != SINGLE_SCALE:
             head += "-tta" + "-".join(f"{scale:g}" for scale in self.tta_scales)
-        return f"{self.backbone}-{head}-{height}x{width}-{self.precision}-{fingerprint}"
+        backbone = re.sub(r"[^\w.-]", "_", self.backbone)  # module:callable -> module_callable
+        return f"{backbone}-{head}-{height}x{width}-{self.precision}-{fingerprint}"
 
     def resolved_size(self) -> tuple[int, int]:
         if self.size is not None:

@@ -1,5 +1,5 @@
 """ONNX files and TensorRT engines for a `ModelSpec`, exported or built on demand and cached
-under one directory (`engines/` by default)."""
+under one directory (engines.cache: `$FLOWENEDET_CACHE`, else ~/.cache/flowenedet/engines)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..data.transforms import resize_image, resize_nearest
+from ..engines.cache import cache_dir
 from ..errors import DataError
 from ..export.model_spec import ModelSpec
 from ..export.onnx_export import read_graph_info
@@ -22,7 +23,6 @@ from .precision import HALF_PRECISIONS
 from .selection import choose_backend, probe_environment
 
 LOGGER = logging.getLogger(__name__)
-DEFAULT_ARTIFACTS = Path("engines")
 GPU_MODES = ("auto", "eager")
 
 
@@ -75,13 +75,14 @@ class Pipeline:
     @classmethod
     def create(cls, spec: ModelSpec | None = None, backend: str = "auto",
                onnx: str | Path | None = None, engine: str | Path | None = None,
-               artifacts: str | Path = DEFAULT_ARTIFACTS, device: str | None = None,
+               artifacts: str | Path | None = None, device: str | None = None,
                threads: int | None = None, compile: bool = False,
                gpu: GpuOptions = GpuOptions()) -> Pipeline:
         """Build the pipeline for `spec` (or for an exported `onnx` file alone).
 
-        ONNX files are exported to `artifacts` when missing, TensorRT engines built there on
-        demand (or at `engine`, validated and rebuilt on mismatch). `compile` applies
+        ONNX files are exported to `artifacts` (None: the cache, engines.cache.cache_dir) when
+        missing, TensorRT engines built there on demand (or at `engine`, validated and rebuilt
+        on mismatch). `compile` applies
         `torch.compile` to the eager torch backend; `gpu` says how torch runs on CUDA."""
         if spec is None and onnx is None:
             raise DataError("a pipeline needs a model spec or an ONNX file")
@@ -91,6 +92,7 @@ class Pipeline:
             raise DataError("backend torch runs the PyTorch model: give backbone and weights, "
                             "not only an ONNX file")
         LOGGER.info("backend %s (%s)", name, reason)
+        artifacts = cache_dir(artifacts)
         if name == "torch":
             from .torch_backend import TorchBackend
 

@@ -39,7 +39,8 @@ ROS_TYPES = {"sensor_msgs/msg/Image": Image, COMPRESSED_IMAGE: CompressedImage,
              "diagnostic_msgs/msg/DiagnosticArray": DiagnosticArray}
 RECORD_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 PLAY_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-NODE_COUNTERS = {"served": "frames", "dropped": "dropped_frames", "failed": "failed_frames"}
+NODE_COUNTERS = {"served": "frames", "dropped": "dropped_frames", "failed": "failed_frames",
+                 "lost": "lost_frames"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class LiveResult:
     served: int = 0  # by the node, during this play
     dropped: int = 0  # by the node's latest-frame rule
     failed: int = 0  # by the node (unconvertible), or not published (undecodable)
+    lost: int = 0  # never arrived, as the node estimates from gaps in the frames' stamps
     recorded: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -145,9 +147,9 @@ def play_and_record(bag: str | Path, output: str | Path,
                     after = recorder.node_counts
         result.problems = source.problems + undecodable
     _count(result, before, after, len(undecodable))
-    LOGGER.info("played %d frames into %s: %d served, %d dropped, %d failed; recorded %s",
-                result.published, image_topic, result.served, result.dropped, result.failed,
-                result.recorded)
+    LOGGER.info("played %d frames into %s: %d served, %d dropped, %d failed, %d lost; "
+                "recorded %s", result.published, image_topic, result.served, result.dropped,
+                result.failed, result.lost, result.recorded)
     return result
 
 

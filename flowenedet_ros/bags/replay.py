@@ -24,6 +24,7 @@ from flowenedet_core.runtime.base import Prediction
 from flowenedet_core.runtime.pipeline import Pipeline
 
 from ..diagnostics import FrameStats, diagnostic_status, reason_values, scaled_box
+from ..frame_loss import FrameLossEstimator
 from ..frame_reason import INPUT, frame_reason
 from ..image_conversion import depth_kind, depth_refusal, describe_message, message_to_rgb
 from ..image_evidence import STATISTICS
@@ -154,6 +155,7 @@ class _Replayer:
         self.gallery = FrameGallery(gallery_frames)
         self.records: list[FrameRecord] = []
         self.stats = FrameStats()
+        self.loss = FrameLossEstimator()  # frames the recording lacks
         self.failures: list[str] = []
         self.pending: dict[int, Prediction] = {}  # stamp -> prediction awaiting its label
         self.last_report = -math.inf
@@ -183,8 +185,10 @@ class _Replayer:
         if self.flag is None:
             self.flag = SceneFlag(self.flag_settings, now)
         if message is None:
+            self.loss.update_unstamped()
             self._fail(f"{self.camera} message at {stamp} ns {item.error}", item.timestamp, now)
         else:
+            self.loss.update(now)
             try:
                 image = message_to_rgb(message, self.values["max_pixels"])
                 prediction = self.pipeline.infer(image)
@@ -255,7 +259,8 @@ class _Replayer:
             return
         self.last_report = now
         level, text, values = diagnostic_status(self.flag.state(now), self.stats, 0,
-                                                self.pipeline.describe(), now, period)
+                                                self.loss.snapshot(), self.pipeline.describe(),
+                                                now, period)
         self.writer.write(self.written["diagnostics"], timestamp, diagnostic_record(
             stamp, f"{NODE_NAME}: uncertainty", self.pipeline.backend, level, text, values))
 
@@ -287,7 +292,7 @@ def replay(bag: str | Path, pipeline: Pipeline, values: dict, output: str | Path
                     replayer.frame(item)
             bar.close()
         problems = source.problems + replayer.failures
-    summary = summarize(replayer.records, problems, values, metrics)
+    summary = summarize(replayer.records, problems, values, metrics, replayer.loss.lost)
     summary.update(bag=str(bag), output_bag=str(output), camera_topic=camera,
                    label_topic=label_topic, output_topics=written, backend=pipeline.describe(),
                    model_input_size=list(pipeline.image_size))
@@ -319,12 +324,13 @@ def flag_transitions(records: list[FrameRecord]) -> list[dict]:
 
 
 def summarize(records: list[FrameRecord], problems: list[str], values: dict,
-              metrics: LabelMetrics | None) -> dict:
+              metrics: LabelMetrics | None, lost: int) -> dict:
     served = [r for r in records if np.isfinite(r.uncertain_fraction)]
     return {
-        # every camera message: served or failed (replay serves every frame: none dropped)
+        # every camera message: served or failed (replay serves every frame: none dropped);
+        # lost: frames the recording lacks (gaps in the camera's stamps)
         "frames": {"read": len(records), "served": len(served), "dropped": 0,
-                   "failed": len(records) - len(served)},
+                   "failed": len(records) - len(served), "lost": lost},
         "latency_ms": _statistics([r.latency_ms for r in served]),
         "uncertain_fraction": _statistics([r.uncertain_fraction for r in served]),
         "flag": {

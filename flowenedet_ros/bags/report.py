@@ -55,7 +55,8 @@ def _overview(summary: dict) -> str:
     rows = [("bag", summary["bag"]), ("camera topic", summary["camera_topic"]),
             ("backend", summary["backend"]),
             ("frames", f"{frames['read']} read: {frames['served']} served, "
-                       f"{frames['dropped']} dropped, {frames['failed']} failed"),
+                       f"{frames['dropped']} dropped, {frames['failed']} failed; "
+                       f"{frames['lost']} never recorded (gaps in the camera's stamps)"),
             ("latency", f"mean {latency.get('mean', float('nan')):.1f} ms, "
                         f"p99 {latency.get('p99', float('nan')):.1f} ms"),
             ("flag", f"raised on {flag['raised_frames']} of {frames['read']} frames; "

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from flowenedet_core.cli.common import model_path
 
 from ..parameter_file import load_parameter_file, parse_override
 
 
 def add_parameter_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--params", type=Path, default=None,
-                        help="a node parameter file (config/flowenedet.yaml format)")
+    parser.add_argument("--params", type=model_path, default=None,
+                        help="a node parameter file (config/flowenedet.yaml format), or "
+                             "embedded:thresholds (the embedded model's calibrated settings)")
     parser.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                         help="override one node parameter, as `--ros-args -p` (repeatable)")
 

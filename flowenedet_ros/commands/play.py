@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         rclpy.try_shutdown()
     print(f"played {result.published} frames: {result.served} served, {result.dropped} "
-          f"dropped (the node serves the latest frame), {result.failed} failed; recorded "
+          f"dropped (the node serves the latest frame), {result.failed} failed, {result.lost} "
+          "lost (never arrived, from gaps in their stamps); recorded "
           + ", ".join(f"{name} {count}" for name, count in result.recorded.items()))
     for problem in result.problems:
         print(f"problem: {problem}")

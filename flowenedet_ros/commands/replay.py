@@ -53,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
     page = write_report(result, out)
     summary = result.summary
     frames, latency = summary["frames"], summary["latency_ms"]
-    print(f"{frames['served']} of {frames['read']} frames served ({frames['failed']} failed), "
-          f"mean latency "
+    print(f"{frames['served']} of {frames['read']} frames served ({frames['failed']} failed, "
+          f"{frames['lost']} missing from the recording), mean latency "
           f"{latency.get('mean', float('nan')):.1f} ms, flag raised on "
           f"{summary['flag']['raised_frames']} frames")
     if summary["metrics"] and "ap" in summary["metrics"]:

@@ -61,7 +61,7 @@ def test_replay_writes_outputs_summary_and_report(tiny_data, tiny_onnx, tmp_path
     bag = make_bag(tiny_data, tmp_path / "bag")
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
     assert code == 0 and summary["problems"] == []
-    assert summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0}
+    assert summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0, "lost": 0}
     assert len(summary["flag"]["timeline"]) == 3 and summary["latency_ms"]["mean"] > 0
     metrics = summary["metrics"]
     assert metrics["frames"] == 2 and metrics["skipped_without_positives"] == 1  # mask 0 is empty
@@ -126,7 +126,7 @@ def test_damaged_sqlite3_rows_are_skipped(tiny_data, tiny_onnx, tmp_path):
         connection.execute("UPDATE messages SET data = substr(data, 1, 40) WHERE id = 3")
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
     assert code == 1 and summary["frames"] == {"read": 3, "served": 2, "dropped": 0,
-                                               "failed": 1}
+                                               "failed": 1, "lost": 0}
     assert any("cannot be decoded" in p for p in summary["problems"])
     assert summary["flag"]["timeline"][1][2] is True  # an undecodable frame raises the flag
 
@@ -146,7 +146,7 @@ def test_bad_frames_are_flagged_and_skipped(tiny_data, tiny_onnx, tmp_path):
             writer.write("/cam", 10**9 * (index + 1), message)
     code, summary = replay(tmp_path / "bag", tiny_onnx, tmp_path / "out")
     assert code == 1
-    assert summary["frames"] == {"read": 4, "served": 2, "dropped": 0, "failed": 2}
+    assert summary["frames"] == {"read": 4, "served": 2, "dropped": 0, "failed": 2, "lost": 0}
     assert [entry[2] for entry in summary["flag"]["timeline"]][1:3] == [True, True]
     assert "16UC1 is a depth image, not a camera frame" in summary["problems"][0]
     assert "data has 100 bytes" in summary["problems"][1]

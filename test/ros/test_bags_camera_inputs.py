@@ -106,7 +106,8 @@ def test_two_camera_topics_are_listed_with_types_and_counts(tmp_path):
 def test_replay_serves_a_jpeg_topic_of_a_message_compressed_bag(tiny_onnx, tmp_path):
     bag = write_rosbags_bag(tmp_path / "bag", {"/cam/compressed": "jpeg"})
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
-    assert code == 0 and summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0}
+    assert code == 0 and summary["frames"] == {"read": 3, "served": 3, "dropped": 0,
+                                               "failed": 0, "lost": 0}
 
 
 def test_a_corrupt_compressed_frame_is_flagged_and_the_next_one_served(tiny_onnx, tmp_path):
@@ -122,7 +123,8 @@ def test_a_corrupt_compressed_frame_is_flagged_and_the_next_one_served(tiny_onnx
         writer.write(connection, 10**9 * (index + 1), serialize(record))
     writer.close()
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
-    assert code == 1 and summary["frames"] == {"read": 3, "served": 2, "dropped": 0, "failed": 1}
+    assert code == 1 and summary["frames"] == {"read": 3, "served": 2, "dropped": 0,
+                                               "failed": 1, "lost": 0}
     assert len(summary["problems"]) == 1 and "cannot be decoded" in summary["problems"][0]
     assert [entry[2] for entry in summary["flag"]["timeline"]][1] is True
 
@@ -142,7 +144,8 @@ def test_ros1_realsense_bag_replays_colour_and_depth(realsense_bag, tiny_onnx, t
         choose_topics(source, ReplayOptions())
     colour = "/device_0/sensor_1/Color_0/image/data"
     code, summary = replay(realsense_bag, tiny_onnx, tmp_path / "colour", "--topic", colour)
-    assert code == 0 and summary["frames"] == {"read": 1, "served": 1, "dropped": 0, "failed": 0}
+    assert code == 0 and summary["frames"] == {"read": 1, "served": 1, "dropped": 0,
+                                               "failed": 0, "lost": 0}
     assert (tmp_path / "colour" / "report.html").stat().st_size > 1000
     with BagSource(tmp_path / "colour" / "bag") as source:
         labels = [m.message for m in source.messages({"/flowenedet_node/segmentation"})]
@@ -150,7 +153,8 @@ def test_ros1_realsense_bag_replays_colour_and_depth(realsense_bag, tiny_onnx, t
     assert stamp_ns(labels[0].header) == 360_713_523_000
     depth = "/device_0/sensor_0/Depth_0/image/data"
     code, summary = replay(realsense_bag, tiny_onnx, tmp_path / "depth", "--topic", depth)
-    assert code == 0 and summary["frames"] == {"read": 2, "served": 2, "dropped": 0, "failed": 0}
+    assert code == 0 and summary["frames"] == {"read": 2, "served": 2, "dropped": 0,
+                                               "failed": 0, "lost": 0}
     assert "2 of 2 frames served" in capsys.readouterr().out
 
 
@@ -195,7 +199,7 @@ def test_depth_beside_colour_is_never_the_camera_and_is_refused_naming_the_colou
     bag = colour_and_depth_bag(tmp_path / "bag", kind)
     code, summary = replay(bag, tiny_onnx, tmp_path / "out")
     assert code == 0 and summary["camera_topic"] == "/color/image_raw"
-    assert summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0}
+    assert summary["frames"] == {"read": 3, "served": 3, "dropped": 0, "failed": 0, "lost": 0}
     depth = "/depth/image_raw" + ("" if kind == "raw" else "/compressed")
     capsys.readouterr()
     assert main(["replay", str(bag), "--topic", depth, "-p", f"onnx:={tiny_onnx}"]) == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
@@ -162,6 +164,34 @@ def test_bad_frames_are_reported_once_and_the_next_good_frame_is_served(node):
     text = log.read_text()
     for error in bad:
         assert text.count(error) == 1, (error, text[-2000:])
+
+
+def test_frames_missing_from_a_10_hz_camera_are_reported_lost_and_warned_once(node):
+    client, _, log = node
+    counters = ("frames", "dropped_frames", "failed_frames")
+
+    def values() -> dict[str, str]:
+        return {v.key: v.value for v in client.messages("diagnostics")[-1].status[0].values} \
+            if client.messages("diagnostics") else {}
+
+    wait_for(lambda: values(), 10, "diagnostics")
+    before = sum(int(values()[key]) for key in counters)
+    frame = np.zeros((32, 64, 3), np.uint8)
+    for index in (index for index in range(60) if index % 3 != 2):  # every third never sent
+        message = frame_message(frame, "rgb8", index)
+        message.header.stamp.sec, tenths = divmod(20000 + index, 10)
+        message.header.stamp.nanosec = tenths * 100_000_000
+        client.image_pub.publish(message)
+        time.sleep(0.02)
+    wait_for(lambda: int(values().get("lost_frames", 0)) >= 15, 20, "lost frames in diagnostics")
+    reported = values()
+    counted = sum(int(reported[key]) for key in counters) - before
+    assert int(reported["lost_frames"]) + counted <= 60  # never more than really missing
+    assert float(reported["lost_frame_share"]) > 0.25
+    assert float(reported["camera_period_ms"]) == pytest.approx(100, abs=1)
+    wait_for(lambda: "never arrived" in log.read_text(), 10, "the frame-loss warning")
+    text = log.read_text()
+    assert text.count("never arrived") == 1 and "net.core.rmem_max" in text
 
 
 def test_stale_camera_raises_the_flag_and_diagnostics_say_stale(tiny_onnx, tmp_path):

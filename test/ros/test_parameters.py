@@ -1,7 +1,6 @@
-"""config/flowenedet.yaml, schema/flowenedet.schema.json, the README table and the launch file
-against the one parameter list the node declares."""
+"""config/flowenedet.yaml, schema/flowenedet.schema.json and the README table against the one
+parameter list the node declares."""
 
-import ast
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 import yaml
 
 from flowenedet_ros.errors import ParameterError
+from flowenedet_ros.parameter_file import embedded_model_values, load_parameter_file
 from flowenedet_ros.parameters import BY_NAME, PARAMETERS, markdown_table, schema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,11 +19,17 @@ def load_config() -> dict:
     return yaml.safe_load((REPO / "config" / "flowenedet.yaml").read_text())
 
 
-def test_config_declares_every_parameter_with_its_default():
+def test_config_declares_every_parameter_with_the_embedded_model_settings():
     values = load_config()["/**"]["ros__parameters"]
     assert list(values) == [spec.name for spec in PARAMETERS]
-    for spec in PARAMETERS:
-        assert spec.validate(values[spec.name]) == spec.default, spec.name
+    assert load_parameter_file(REPO / "config" / "flowenedet.yaml") == embedded_model_values()
+    assert values["weights"] == "embedded:erfnet-tiny" and values["fed"] == "embedded:fed-u"
+
+
+def test_an_unknown_embedded_model_is_refused_with_the_known_ones():
+    with pytest.raises(ParameterError, match="weights: unknown embedded model 'embedded:x'; "
+                                             "the embedded ones are embedded:erfnet-tiny"):
+        BY_NAME["weights"].validate("embedded:x")
 
 
 def test_config_validates_against_the_committed_closed_schema():
@@ -68,17 +74,6 @@ def test_readme_parameter_table_is_generated_from_the_list():
 def test_parameter_values_are_validated_with_a_reason(name, value, message):
     with pytest.raises(ParameterError, match=message):
         BY_NAME[name].validate(value)
-
-
-def test_launch_file_declares_camera_namespace_params_and_backend():
-    tree = ast.parse((REPO / "launch" / "flowenedet.launch.py").read_text())
-    declared = {node.args[0].value for node in ast.walk(tree)
-                if isinstance(node, ast.Call) and getattr(node.func, "id", "")
-                == "DeclareLaunchArgument"}
-    assert declared == {"camera_topic", "namespace", "params_file", "backend"}
-    calls = {getattr(node.func, "id", "") for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    assert "Node" in calls and "generate_launch_description" in {
-        node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 def test_test_time_scales_accept_any_length_with_scale_one():

@@ -1,12 +1,16 @@
 import logging
+from pathlib import Path
 
 import pytest
 
 from flowenedet_core.engines.builder import build_plan
 from flowenedet_core.engines.cache import (
+    CACHE_VARIABLE,
     EngineCache,
     EngineKey,
+    cache_dir,
     decode_engine,
+    default_cache_dir,
     encode_engine,
     key_mismatches,
 )
@@ -79,3 +83,11 @@ def test_build_plan_rejects_old_tensorrt_and_unknown_precisions():
         build_plan("8.6.1", "fp16")
     with pytest.raises(ConfigError, match="fp32, fp16"):
         build_plan("10.9.0", "int8")
+
+
+def test_the_cache_is_flowenedet_cache_else_the_user_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_VARIABLE, str(tmp_path / "mine"))
+    assert default_cache_dir() == cache_dir() == cache_dir("") == tmp_path / "mine"
+    assert cache_dir(tmp_path / "given") == tmp_path / "given"  # --engines / artifacts_dir
+    monkeypatch.delenv(CACHE_VARIABLE)
+    assert default_cache_dir() == Path.home() / ".cache" / "flowenedet" / "engines"
