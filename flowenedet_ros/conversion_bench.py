@@ -1,5 +1,5 @@
 """What turning a camera message into RGB costs per frame, for each input the node accepts: the
-README's conversion-cost table.
+conversion-cost table of docs/ros.md.
 
     python -m flowenedet_ros.conversion_bench --image FRAME.png --size 1080x1920 --json OUT
 """

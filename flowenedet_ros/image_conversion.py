@@ -23,7 +23,7 @@ class Encoding:
     bits: int  # 8 or 16; 16-bit samples are scaled to 8 bit (value >> 8) before anything else
     to_rgb: int | None  # OpenCV cvtColor code after scaling; None: already RGB
     from_rgb: int | None  # OpenCV code RGB -> this (writing bags); None: see bayer / nv21
-    description: str  # the README's conversion table
+    description: str  # the conversion table of docs/ros.md
     bayer: str = ""  # the colour filter pattern, top-left 2x2 read row by row
     chroma_rows: bool = False  # nv21: height / 2 rows of interleaved V/U follow the luma rows
 
@@ -330,7 +330,7 @@ def array_to_image_fields(array: np.ndarray) -> tuple[str, int, int, int, bytes]
 
 
 def conversion_table() -> str:
-    """The README's table of accepted encodings."""
+    """The table of accepted encodings in docs/ros.md."""
     lines = ["| encoding | conversion to RGB8 |", "|---|---|"]
     lines += [f"| `{name}` | {spec.description} |" for name, spec in ENCODINGS.items()]
     lines.append("| CompressedImage `jpeg`, `png` | decoded with OpenCV (8 or 16 bit, grey, "
