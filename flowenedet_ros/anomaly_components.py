@@ -82,7 +82,6 @@ class Component:
     width_share: float  # its box's width, fraction of the frame's width
     fill: float  # share of its box it covers
     border_contrast: float  # mean uncertainty inside minus on its outer border
-    probability: float = float("nan")  # of being an object, by the meta classifier (NaN: none)
 
 
 @dataclass(frozen=True)
