@@ -120,7 +120,7 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray, config: Compone
                if config.passes(component)]
     if classifier is not None and passing:
         probabilities = candidate_probabilities(candidates, classifier, uncertainty, labels,
-                                                passing)
+                                                config.pixel_threshold, passing)
         passing = [index for index, p in zip(passing, probabilities, strict=True)
                    if p >= classifier.threshold]
     kept = tuple(candidates.components[index] for index in passing)
@@ -130,9 +130,10 @@ def find_components(uncertainty: np.ndarray, labels: np.ndarray, config: Compone
 
 
 def candidate_probabilities(candidates: Components, classifier: MetaClassifier,
-                            uncertainty: np.ndarray, labels: np.ndarray,
+                            uncertainty: np.ndarray, labels: np.ndarray, pixel_threshold: float,
                             which: list[int] | None = None) -> np.ndarray:
-    """The meta classifier's object probability of candidates `which` (all: None), one batch."""
+    """The meta classifier's object probability of candidates `which` (all: None), one batch;
+    `pixel_threshold`: the one the candidates were cut out at."""
     ids = candidates.ids if which is None else candidates.ids[which]
     if not len(ids):
         return np.zeros(0)
@@ -140,7 +141,7 @@ def candidate_probabilities(candidates: Components, classifier: MetaClassifier,
     for region, component in zip(candidates.ids, candidates.components, strict=True):
         stats[region] = (*component.box, component.area)
     return classifier.probabilities(component_features(candidates.labels, stats, ids,
-                                                       uncertainty, labels))
+                                                       uncertainty, labels, pixel_threshold))
 
 
 def describe_candidates(uncertainty: np.ndarray, labels: np.ndarray, pixel_threshold: float,

@@ -57,11 +57,12 @@ def main() -> None:
     assert len(ids) == args.components, f"{len(ids)} components drawn"
 
     def classify() -> None:
-        classifier.probabilities(component_features(regions, stats, ids, uncertainty, labels))
+        classifier.probabilities(component_features(regions, stats, ids, uncertainty, labels,
+                                                    0.5))
 
     result = {"components": args.components, "size": list(args.size)}
     for name, function in (("classify_ms", classify),
-                           ("keep_ms", lambda: classifier.keep(anomalous, uncertainty, labels))):
+                           ("keep_ms", lambda: classifier.keep(uncertainty, labels, 0.5))):
         times = []
         for _ in range(args.repeats):
             start = time.perf_counter()

@@ -51,7 +51,8 @@ def training_rows(frames: list[KeptFrame], score: str, threshold: float
         ids = np.arange(1, len(stats))
         if not ids.size:
             continue
-        rows.append(component_features(regions, stats, ids, scores, frame.prediction))
+        rows.append(component_features(regions, stats, ids, scores, frame.prediction,
+                                        threshold))
         valid = frame.label != VOID
         on_anomaly = np.bincount(regions[valid], weights=(frame.label[valid] == 1),
                                  minlength=len(stats))

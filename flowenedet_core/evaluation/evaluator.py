@@ -135,9 +135,8 @@ class DatasetEvaluation:
         accumulator = ComponentAccumulator()
         for frame in self.kept:
             scores = frame.maps[name].astype(np.float32)
-            anomalous = scores > threshold
-            if meta is not None:
-                anomalous = meta.keep(anomalous, scores, frame.prediction)
+            anomalous = (scores > threshold if meta is None
+                         else meta.keep(scores, frame.prediction, threshold))
             accumulator.update(anomalous, frame.label, frame.sizes)
         return accumulator.compute(threshold)
 

@@ -6,7 +6,11 @@ The metrics use only what a deployed graph outputs, the uncertainty map and the 
 ids, so the node can apply the same classifier as `eval --components`: area, the uncertainty
 inside (mean / max / std) and on the one-pixel ring around it (the border contrast), the share of
 that ring on drivable classes, the box's fill, aspect and bottom row, and its distance to the
-image border. (Meta-OoD also uses the softmax entropy and margin inside; with a flow conditioned
+image border. The uncertainty levels are measured from the threshold that cut the component out
+(mean - threshold, ...): the operating point differs between where the classifier is fitted (a
+data set's best-F1 threshold) and where it is used (another set's, or the node's pixel
+threshold), and absolute levels would move with it while a component's height above its own cut
+does not. (Meta-OoD also uses the softmax entropy and margin inside; with a flow conditioned
 on the margin, the uncertainty already carries them, and the deployed graph does not output the
 logits.) Stored as JSON (weights, feature names, standardisation), never pickled.
 """
@@ -22,19 +26,20 @@ import numpy as np
 
 from ..errors import CheckpointError, DataError
 
-FEATURES = ("log_area", "mean_uncertainty", "max_uncertainty", "std_uncertainty",
-            "ring_uncertainty", "drivable_ring", "box_fill", "log_aspect", "bottom_row",
+FEATURES = ("log_area", "mean_over_threshold", "peak_over_threshold", "std_uncertainty",
+            "ring_over_threshold", "drivable_ring", "box_fill", "log_aspect", "bottom_row",
             "border_distance")
 DRIVABLE_CLASSES = (0, 1)  # road, sidewalk: where an object on the road is bordered by
 _DRIVABLE = np.isin(np.arange(256), DRIVABLE_CLASSES)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _RING = np.ones((3, 3), np.uint8)
 
 
 def component_features(regions: np.ndarray, stats: np.ndarray, ids: np.ndarray,
-                       uncertainty: np.ndarray, labels: np.ndarray) -> np.ndarray:
+                       uncertainty: np.ndarray, labels: np.ndarray, threshold: float
+                       ) -> np.ndarray:
     """(len(ids), len(FEATURES)) metrics of the components `ids` of an OpenCV labelling
-    (`regions`, `stats` of connectedComponentsWithStats) of a thresholded `uncertainty` map;
+    (`regions`, `stats` of connectedComponentsWithStats) of `uncertainty > threshold`;
     `labels`: predicted train ids of the same size. Each is looked at inside its box grown by
     one pixel, so the cost follows the components, not the frame."""
     height, width = regions.shape
@@ -52,7 +57,8 @@ def component_features(regions: np.ndarray, stats: np.ndarray, ids: np.ndarray,
         ring_mean = cv2.mean(values, mask=ring)[0] if has_ring else mean
         drivable = _DRIVABLE[labels[top:bottom, left:right]].view(np.uint8)
         drivable_ring = cv2.mean(drivable, mask=ring)[0] if has_ring else 0.0
-        rows[row] = (np.log(area / (height * width)), mean, peak, std, ring_mean, drivable_ring,
+        rows[row] = (np.log(area / (height * width)), mean - threshold, peak - threshold, std,
+                     ring_mean - threshold, drivable_ring,
                      area / (w * h), np.log(h / w), (y + h) / height,
                      min(x, y, width - x - w, height - y - h) / min(height, width))
     return rows
@@ -85,15 +91,15 @@ class MetaClassifier:
         standard = (rows - np.asarray(self.mean)) / np.asarray(self.std)
         return 1 / (1 + np.exp(-(standard @ np.asarray(self.weights) + self.bias)))
 
-    def keep(self, anomalous: np.ndarray, uncertainty: np.ndarray, labels: np.ndarray
-             ) -> np.ndarray:
-        """`anomalous` without its components classified as false alarms."""
+    def keep(self, uncertainty: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+        """`uncertainty > threshold` without its components classified as false alarms."""
+        anomalous = uncertainty > threshold
         regions, stats = label_components(anomalous)
         ids = np.arange(1, len(stats))
         if not ids.size:
             return anomalous
         accepted = self.probabilities(component_features(regions, stats, ids, uncertainty,
-                                                         labels)) >= self.threshold
+                                                         labels, threshold)) >= self.threshold
         lookup = np.concatenate([[False], accepted])
         return lookup[regions]
 

@@ -136,8 +136,8 @@ def read_frames(path: str | Path, role: str, pixel_threshold: float,
                            np.float64).reshape(-1, len(_COLUMNS))
         table[:, 0] /= found.frame_pixels
         kept = np.ones(len(table), bool) if classifier is None else (
-            candidate_probabilities(found, classifier, frame["uncertainty"], frame["labels"])
-            >= classifier.threshold)
+            candidate_probabilities(found, classifier, frame["uncertainty"], frame["labels"],
+                                    pixel_threshold) >= classifier.threshold)
         statistics.append(FrameStatistics(
             _expected(role, frame.get("truth")), table, kept,
             found.uncertain_pixels / found.frame_pixels, found.mean_uncertainty,

@@ -126,9 +126,10 @@ def test_the_object_pixels_do_not_count_towards_the_scene():
 
 
 def _classifier(weight: float, bias: float = 0.0) -> MetaClassifier:
-    """A logistic regression on the maximum uncertainty alone (the others weigh nothing)."""
-    weights = tuple(weight if name == "max_uncertainty" else 0.0 for name in FEATURES)
-    return MetaClassifier("msp", FEATURES, (0.8,) * len(FEATURES), (0.1,) * len(FEATURES),
+    """A logistic regression on the peak uncertainty alone (the others weigh nothing), centred
+    0.3 above the pixel threshold 0.5."""
+    weights = tuple(weight if name == "peak_over_threshold" else 0.0 for name in FEATURES)
+    return MetaClassifier("msp", FEATURES, (0.3,) * len(FEATURES), (0.1,) * len(FEATURES),
                           weights, bias)
 
 
@@ -161,7 +162,7 @@ def test_a_fitted_meta_classifier_keeps_the_objects_and_drops_the_look_alikes():
         uncertainty[50, 60 + offset:90 + offset] = 0.55  # a thin look-alike
         regions, stats = label_components(uncertainty > 0.5)
         ids = np.arange(1, len(stats))
-        rows.append(component_features(regions, stats, ids, uncertainty, labels))
+        rows.append(component_features(regions, stats, ids, uncertainty, labels, 0.5))
         targets += [float(stats[i, 4] == 80) for i in ids]
     classifier = fit_logistic(np.vstack(rows), np.asarray(targets), "msp")
     uncertainty, labels = street()

@@ -28,17 +28,30 @@ def two_components() -> tuple[np.ndarray, np.ndarray]:
 def test_component_features_measure_a_hand_built_component():
     uncertainty, labels = two_components()
     regions, stats = label_components(uncertainty > 0.5)
-    rows = component_features(regions, stats, np.arange(1, len(stats)), uncertainty, labels)
+    rows = component_features(regions, stats, np.arange(1, len(stats)), uncertainty, labels,
+                              0.5)
     by_name = [dict(zip(FEATURES, row, strict=True)) for row in rows]
-    square = next(r for r in by_name if r["max_uncertainty"] == pytest.approx(1.0))
-    bar = next(r for r in by_name if r["max_uncertainty"] == pytest.approx(0.6))
+    square = next(r for r in by_name if r["peak_over_threshold"] == pytest.approx(0.5))
+    bar = next(r for r in by_name if r["peak_over_threshold"] == pytest.approx(0.1))
     assert square["log_area"] == pytest.approx(np.log(100 / 3200))
-    assert square["mean_uncertainty"] == pytest.approx((9 * 1.0 + 91 * 0.9) / 100)
+    assert square["mean_over_threshold"] == pytest.approx((9 * 1.0 + 91 * 0.9) / 100 - 0.5)
     assert square["drivable_ring"] == 1.0 and bar["drivable_ring"] == 0.0
-    assert square["ring_uncertainty"] == 0.0 and square["box_fill"] == 1.0
+    assert square["ring_over_threshold"] == -0.5 and square["box_fill"] == 1.0
     assert square["bottom_row"] == pytest.approx(35 / 40)
     assert square["border_distance"] == pytest.approx(5 / 40) and bar["border_distance"] == 0
     assert bar["log_aspect"] == pytest.approx(np.log(2 / 20))
+
+
+def test_component_features_follow_the_threshold_not_the_uncertainty_level():
+    """The same components cut out of a map shifted down by 0.2 at a threshold 0.2 lower (an
+    operating point that moved with the domain) have the same features."""
+    uncertainty, labels = two_components()
+    regions, stats = label_components(uncertainty > 0.5)
+    ids = np.arange(1, len(stats))
+    shifted = uncertainty - np.float32(0.2)
+    np.testing.assert_allclose(
+        component_features(regions, stats, ids, shifted, labels, 0.3),
+        component_features(regions, stats, ids, uncertainty, labels, 0.5), atol=1e-6)
 
 
 def test_logistic_fit_separates_and_keeps_only_real_components(tmp_path):
@@ -65,10 +78,9 @@ def test_keep_removes_components_the_classifier_rejects():
     weights[FEATURES.index("drivable_ring")] = 5.0
     classifier = MetaClassifier("fed", FEATURES, (0.5,) * len(FEATURES), (1.0,) * len(FEATURES),
                                 tuple(weights), 0.0)
-    kept = classifier.keep(uncertainty > 0.5, uncertainty, labels)
+    kept = classifier.keep(uncertainty, labels, 0.5)
     assert kept[25:35, 30:40].all() and not kept[:20].any()
-    empty = np.zeros_like(kept)
-    assert not classifier.keep(empty, uncertainty, labels).any()
+    assert not classifier.keep(np.zeros_like(uncertainty), labels, 0.5).any()
 
 
 def test_load_refuses_other_files_with_one_clear_reason(tmp_path):
@@ -91,5 +103,5 @@ def test_training_rows_call_a_component_real_when_half_its_valid_pixels_are_anom
     frame = KeptFrame(truth, {"fed": uncertainty.astype(np.float16)}, (1, 1), labels)
     rows, targets = training_rows([frame], "fed", 0.5)
     assert rows.shape == (2, len(FEATURES))
-    square = int(np.argmax(rows[:, FEATURES.index("max_uncertainty")]))
+    square = int(np.argmax(rows[:, FEATURES.index("peak_over_threshold")]))
     assert targets[square] == 1 and targets[1 - square] == 0
