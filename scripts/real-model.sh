@@ -30,12 +30,15 @@ for b in "${BACKBONES[@]}"; do
       FED_U="$VIEWS --margin"
       FED_C="$VIEWS --blocks 4 --separable --outliers $SHARED/ood_proxy --outlier-classes a
              --outlier-weight 3 --paste-controls 3" ;;
-    efficientvit-b0)  # study rows covariate and fed-c-reference (no outlier-exposure rows yet)
+    efficientvit-b0)  # study rows covariate and oe-control-c (the best FED-C by `select`, over
+      # three seeds: docs/outlier-exposure.md)
       W=$SHARED/efficientvit/cityscapes_b0.pt
-      VIEWS="--views sampler --crop 512x1024 --draws 8 --flow-stride 8 --groups 8"
-      FED_U="$VIEWS --ratio-range 0.75,1.25 --photometric --corruption-prob 0.5
+      VIEWS="--views sampler --crop 512x1024 --draws 8 --flow-stride 8 --groups 8
+             --ratio-range 0.75,1.25 --photometric --corruption-prob 0.5
              --corruptions fog,brightness,contrast,gaussian_noise,motion_blur"
-      FED_C="$VIEWS --ratio-range 0.5,2.0 --blocks 4 --separable" ;;
+      FED_U="$VIEWS"
+      FED_C="$VIEWS --blocks 4 --separable --outliers $SHARED/ood_proxy --outlier-classes a
+             --outlier-weight 3 --paste-controls 3" ;;
     *) echo "unknown backbone $b" >&2; exit 2 ;;
   esac
   dir=$OUT/$b
