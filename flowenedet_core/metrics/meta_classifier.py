@@ -114,11 +114,19 @@ class MetaClassifier:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
-            if data.pop("format_version") != FORMAT_VERSION:
-                raise ValueError("unknown format_version")
+            version = data.pop("format_version")
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
+            raise CheckpointError(f"{path}: not a meta classifier file ({error}); write one with "
+                                  "`flowenedet fit-meta`") from None
+        if version != FORMAT_VERSION:
+            raise CheckpointError(f"{path}: a meta classifier of format {version}; this version "
+                                  f"reads format {FORMAT_VERSION} (features measured from the "
+                                  "component's own threshold): refit it with "
+                                  "`flowenedet fit-meta`")
+        try:
             classifier = cls(**{k: tuple(v) if isinstance(v, list) else v
                                 for k, v in data.items()})
-        except (OSError, ValueError, TypeError, KeyError) as error:
+        except TypeError as error:
             raise CheckpointError(f"{path}: not a meta classifier file ({error}); write one with "
                                   "`flowenedet fit-meta`") from None
         if classifier.features != FEATURES:

@@ -86,8 +86,12 @@ def test_keep_removes_components_the_classifier_rejects():
 def test_load_refuses_other_files_with_one_clear_reason(tmp_path):
     path = tmp_path / "meta.json"
     path.write_text(json.dumps({"format_version": 1, "score": "fed"}))
-    with pytest.raises(CheckpointError, match="not a meta classifier file"):
+    with pytest.raises(CheckpointError, match=r"of format 1; this version reads format 2.*refit"):
         MetaClassifier.load(path)
+    for text in ("[1, 2]", "{}", json.dumps({"format_version": 2, "score": "fed"})):
+        path.write_text(text)
+        with pytest.raises(CheckpointError, match="not a meta classifier file"):
+            MetaClassifier.load(path)
     with pytest.raises(CheckpointError, match="not a meta classifier file"):
         MetaClassifier.load(tmp_path / "missing.json")
 
