@@ -23,6 +23,7 @@ import argparse
 import cv2
 import numpy as np
 
+from flowenedet_core.metrics.ranking import RankingAccumulator
 from flowenedet_ros.bags.reader import BagSource
 from flowenedet_ros.bags.records import LABEL_KIND_KEY, image_array, output_topics, stamp_ns
 
@@ -50,16 +51,11 @@ def maps(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
     return pairs
 
 def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
-    """P(a positive pixel scores above a negative one), ties counted half (Mann-Whitney)."""
-    values = np.concatenate([positive, negative])
-    ranks = np.empty(len(values))
-    order = np.argsort(values, kind="mergesort")
-    ranks[order] = np.arange(1, len(values) + 1)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=ranks)
-    ranks = (sums / counts)[inverse]
-    n_pos, n_neg = len(positive), len(negative)
-    return float((ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """AUROC of anomaly pixels against ring pixels, by the evaluator's own metric."""
+    accumulator = RankingAccumulator()
+    accumulator.update(np.concatenate([positive, negative]),
+                       np.arange(len(positive) + len(negative)) < len(positive))
+    return accumulator.compute().auroc / 100
 
 def touching_iou(uncertainty: np.ndarray, anomaly: np.ndarray, valid: np.ndarray,
                  threshold: float) -> float:
