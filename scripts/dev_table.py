@@ -1,7 +1,8 @@
 """Print the dev-set side of an ablation (scripts/study-dev.sh or scripts/real-model.sh) as one
 markdown table: per score, AP / FPR95 on each anomaly set raw and post-processed, per-image
 misclassification AP on the Cityscapes frames, and component mean F1 without and with the meta
-classifier. A FED row is marked where it beats every baseline in both AP and FPR95.
+classifier. A FED row is marked where it beats every baseline in both AP and FPR95 (none is
+marked in a file without baselines).
 
     .venv/bin/python scripts/dev_table.py runs/study/erfnet/dev.json
 """
@@ -26,8 +27,8 @@ def beats_baselines(datasets: dict, score: str, dataset: str, suffix: str) -> bo
     mine = pair(datasets[dataset].get(score + suffix))
     if mine is None:
         return False
-    others = [pair(datasets[dataset].get(b + suffix)) for b in BASELINES]
-    return all(o is None or (mine[0] > o[0] and mine[1] < o[1]) for o in others)
+    others = [o for o in (pair(datasets[dataset].get(b + suffix)) for b in BASELINES) if o]
+    return bool(others) and all(mine[0] > o[0] and mine[1] < o[1] for o in others)
 
 
 def component_f1(datasets: dict, dataset: str, score: str) -> str:
