@@ -34,9 +34,12 @@ def maps(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """(uncertainty, truth) of every frame with anomaly pixels, in stamp order."""
     uncertainty_topic = output_topics()["uncertainty"]
     with BagSource(path) as source:
-        label_topic = next(key.removeprefix(LABEL_KIND_KEY)
-                           for key, kind in source.contents.custom.items()
-                           if key.startswith(LABEL_KIND_KEY) and kind == "anomaly")
+        label_topic = next((key.removeprefix(LABEL_KIND_KEY)
+                            for key, kind in source.contents.custom.items()
+                            if key.startswith(LABEL_KIND_KEY) and kind == "anomaly"), None)
+        if label_topic is None:
+            raise SystemExit(f"{path}: no anomaly labels; replay a bag made with "
+                             "`flowenedet make-bag --data anomaly:...`")
         frames: dict[int, dict[str, np.ndarray]] = {}
         for item in source.messages({uncertainty_topic, label_topic}):
             name = "uncertainty" if item.topic == uncertainty_topic else "truth"
