@@ -5,8 +5,10 @@
 # it never trained on pasted), evaluated once on the dev sets with component metrics:
 # runs/real-model/<backbone>/{fed-u,fed-c,eval.json,eval.md}, table printed.
 #   scripts/real-model.sh [erfnet] [efficientvit-b0]      (default: both)
-# Environment: SEED (training seed, default 0), OUT (default runs/real-model), VARIANTS (default
-# "fed-u fed-c"), THREADS, SKIP_TTA=1 (no second, multi-scale evaluation).
+# Environment: SEED (training seed, default 0), DRAW_SEED (seed of the cached training crops,
+# default 0: it decides between the flow's two modes, docs/outlier-exposure.md), OUT (default
+# runs/real-model), VARIANTS (default "fed-u fed-c"), THREADS, SKIP_TTA=1 (no second, multi-scale
+# evaluation).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared/data}
@@ -56,7 +58,8 @@ for b in "${BACKBONES[@]}"; do
     start=$(date +%s)
     # shellcheck disable=SC2086
     $BIN/flowenedet train --backbone $b --weights $W --data "cityscapes:$CS:train" \
-      --variant $variant $args --iters ${ITERS:-3000} --seed $SEED --threads $THREADS \
+      --variant $variant $args --iters ${ITERS:-3000} --seed $SEED --draw-seed ${DRAW_SEED:-0} \
+      --threads $THREADS \
       --out $dir/$variant
     echo "$b $variant: trained in $(( $(date +%s) - start )) s" | tee $dir/$variant/train_time.txt
     $BIN/flowenedet fit-meta --backbone $b --weights $W --threads $THREADS --fed $dir/$variant \
