@@ -25,7 +25,7 @@ import numpy as np
 
 from flowenedet_core.metrics.ranking import RankingAccumulator
 from flowenedet_ros.bags.reader import BagSource
-from flowenedet_ros.bags.records import LABEL_KIND_KEY, image_array, output_topics, stamp_ns
+from flowenedet_ros.bags.records import anomaly_label_topic, image_array, output_topics, stamp_ns
 
 ANOMALY, VOID = 1, 255
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
@@ -34,9 +34,7 @@ def maps(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
     """(uncertainty, truth) of every frame with anomaly pixels, in stamp order."""
     uncertainty_topic = output_topics()["uncertainty"]
     with BagSource(path) as source:
-        label_topic = next((key.removeprefix(LABEL_KIND_KEY)
-                            for key, kind in source.contents.custom.items()
-                            if key.startswith(LABEL_KIND_KEY) and kind == "anomaly"), None)
+        label_topic = anomaly_label_topic(source.contents.custom)
         if label_topic is None:
             raise SystemExit(f"{path}: no anomaly labels; replay a bag made with "
                              "`flowenedet make-bag --data anomaly:...`")

@@ -32,7 +32,7 @@ from ..pipeline_factory import flag_config
 from ..scene_flag import SceneFlag, uncertain_fraction
 from .label_metrics import anomaly_pixels
 from .reader import BagSource
-from .records import DEFAULT_NODE, LABEL_KIND_KEY, image_array, output_topics, stamp_ns
+from .records import DEFAULT_NODE, anomaly_label_topic, image_array, output_topics, stamp_ns
 
 LOGGER = logging.getLogger(__name__)
 PIXEL_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
@@ -74,9 +74,7 @@ def read_sequence(path: str | Path, values: dict, node: str = DEFAULT_NODE,
         if topic not in source.contents.topics:
             raise DataError(f"{path}: no {topic}; calibrate reads bags written by "
                             "`flowenedet replay` or `flowenedet play --record`")
-        label_topic = next((key.removeprefix(LABEL_KIND_KEY) for key, kind
-                            in source.contents.custom.items()
-                            if key.startswith(LABEL_KIND_KEY) and kind == "anomaly"), None)
+        label_topic = anomaly_label_topic(source.contents.custom)
         stamps: list[int] = []
         rows: list[list[float]] = []
         anomalous: set[int] = set()

@@ -53,9 +53,9 @@ from .label_metrics import anomaly_pixels
 from .reader import BagSource
 from .records import (
     DEFAULT_NODE,
-    LABEL_KIND_KEY,
     SOURCE_BAG_KEY,
     SOURCE_CAMERA_KEY,
+    anomaly_label_topic,
     image_array,
     output_topics,
     stamp_ns,
@@ -115,8 +115,7 @@ def read_frames(path: str | Path, role: str, pixel_threshold: float,
             raise DataError(f"{path}: no {', '.join(sorted(missing))}; calibrate reads bags "
                             "written by `flowenedet replay`")
         custom = source.contents.custom
-        label_topic = next((key.removeprefix(LABEL_KIND_KEY) for key, kind in custom.items()
-                            if key.startswith(LABEL_KIND_KEY) and kind == "anomaly"), None)
+        label_topic = anomaly_label_topic(custom)
         if label_topic:
             wanted[label_topic] = "truth"
         frames: dict[int, dict[str, np.ndarray]] = {}

@@ -43,6 +43,12 @@ def output_topics(node: str = DEFAULT_NODE) -> dict[str, str]:
             for name in OUTPUT_TYPES}
 
 
+def anomaly_label_topic(custom: dict[str, str]) -> str | None:
+    """The topic of a bag's 0/1/255 anomaly masks, from its custom_data (None: it has none)."""
+    return next((key.removeprefix(LABEL_KIND_KEY) for key, kind in custom.items()
+                 if key.startswith(LABEL_KIND_KEY) and kind == "anomaly"), None)
+
+
 def stamp_ns(header) -> int:
     return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
 
