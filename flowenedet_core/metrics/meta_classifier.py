@@ -112,12 +112,16 @@ class MetaClassifier:
     @classmethod
     def load(cls, path: str | Path) -> MetaClassifier:
         path = Path(path)
+
+        def not_a_meta_file(error: Exception) -> CheckpointError:
+            return CheckpointError(f"{path}: not a meta classifier file ({error}); write one with "
+                                   "`flowenedet fit-meta`")
+
         try:
             data = json.loads(path.read_text())
             version = data.pop("format_version")
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as error:
-            raise CheckpointError(f"{path}: not a meta classifier file ({error}); write one with "
-                                  "`flowenedet fit-meta`") from None
+            raise not_a_meta_file(error) from None
         if version != FORMAT_VERSION:
             raise CheckpointError(f"{path}: a meta classifier of format {version}; this version "
                                   f"reads format {FORMAT_VERSION} (features measured from the "
@@ -127,8 +131,7 @@ class MetaClassifier:
             classifier = cls(**{k: tuple(v) if isinstance(v, list) else v
                                 for k, v in data.items()})
         except TypeError as error:
-            raise CheckpointError(f"{path}: not a meta classifier file ({error}); write one with "
-                                  "`flowenedet fit-meta`") from None
+            raise not_a_meta_file(error) from None
         if classifier.features != FEATURES:
             raise CheckpointError(f"{path}: features {classifier.features} are not this "
                                   f"version's {FEATURES}; refit it with `flowenedet fit-meta`")
