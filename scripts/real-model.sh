@@ -71,13 +71,16 @@ for b in "${BACKBONES[@]}"; do
         | tee $dir/$variant-draw$draw/train_time.txt
       RUNS+=(--fed draw$draw=$dir/$variant-draw$draw)
     done
-    $BIN/flowenedet eval --backbone $b --weights $W --threads $THREADS "${RUNS[@]}" --scores fed \
-      --data "train=cityscapes:$CS:train@4::5" --json $dir/$variant-draws.json
-    best=$($BIN/python -c 'import json, sys
+    best=${RUNS[1]%%=*}  # one draw seed: nothing to choose
+    if [ ${#RUNS[@]} -gt 2 ]; then
+      $BIN/flowenedet eval --backbone $b --weights $W --threads $THREADS "${RUNS[@]}" --scores fed \
+        --data "train=cityscapes:$CS:train@4::5" --json $dir/$variant-draws.json
+      best=$($BIN/python -c 'import json, sys
 scores = json.load(open(sys.argv[1]))["datasets"]["train"]
 runs = {k: v["per_image_mean"]["ap"] for k, v in scores.items() if k.startswith("draw")}
 print(max(runs, key=runs.get))' $dir/$variant-draws.json)
-    echo "$b $variant: keeps ${best#draw} of draw seeds $DRAW_SEEDS ($dir/$variant-draws.json)"
+      echo "$b $variant: keeps ${best#draw} of draw seeds $DRAW_SEEDS ($dir/$variant-draws.json)"
+    fi
     rm -rf $dir/$variant && cp -r $dir/$variant-$best $dir/$variant
     $BIN/flowenedet fit-meta --backbone $b --weights $W --threads $THREADS --fed $dir/$variant \
       --data "anomaly:$META/anomaly"
