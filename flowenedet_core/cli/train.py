@@ -66,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--iters", type=int, default=defaults.iters)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--init-crops", type=int, default=defaults.init_crops,
+                        help="training crops whose pooled statistics initialise the flow's "
+                             "ActNorms (default %(default)s; 1: the first crop alone)")
     parser.add_argument("--crop", type=parse_size, default=defaults.crop_size,
                         help="random crop HxW in image pixels (default 512x1024)")
     parser.add_argument("--views", choices=["scales", "sampler"], default="scales",
@@ -147,6 +150,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch.distributed as dist
 
+    if args.init_crops < 1:
+        raise ConfigError(f"--init-crops must be >= 1, got {args.init_crops}")
     loaded = load_backbone(args)
     dataset = parse_data_spec(args.data)
     channels = loaded.info.feature_channels
@@ -180,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     options = TrainOptions(iters=args.iters, lr=args.lr, batch_size=args.batch_size,
                            crop_size=args.crop, flip=spec.sampler is None, seed=args.seed,
                            void_positive=args.void == "positive",
-                           outlier_weight=args.outlier_weight)
+                           outlier_weight=args.outlier_weight, init_crops=args.init_crops)
     trainer = Trainer(config, statistics, loaded.info, source, options, args.out, args.device,
                       extra={"views": view_description(spec, source), "statistics_from":
                              stats_origin(args)})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -130,6 +130,19 @@ class FlowEneDet(nn.Module):
         if self.config.margin:
             parts.append(margin_on_grid(logits, grid, self.num_classes))
         return z, torch.cat(parts, dim=1) if parts else None
+
+    @torch.no_grad()
+    def initialize(self, samples: Sequence[tuple[torch.Tensor, torch.Tensor | None]]) -> None:
+        """Data-initialise every ActNorm from several (z, condition) crops at once: block by
+        block, from the mean and standard deviation of that block's input pooled over all of
+        them (the crops may differ in size). One crop is a noisy estimate of the training
+        data's statistics, and the first steps of training depend on it (METHOD.md)."""
+        inputs = [z for z, _ in samples]
+        for block in self.blocks:
+            pooled = torch.cat([z.transpose(0, 1).reshape(z.shape[1], -1) for z in inputs], 1)
+            block.actnorm.initialize(pooled[None, :, None])
+            inputs = [block(z, condition)[0]
+                      for z, (_, condition) in zip(inputs, samples, strict=True)]
 
     def transform(self, z: torch.Tensor, condition: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:

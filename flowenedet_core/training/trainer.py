@@ -39,6 +39,7 @@ class TrainOptions:
     save_every: int = 250  # iterations between resumable snapshots
     void_positive: bool = True  # void pixels count as m* = 1 (METHOD.md); False: ignored
     outlier_weight: float = 1.0  # loss weight of pasted outlier pixels (m* = 1), others 1
+    init_crops: int = 32  # crops whose pooled statistics initialise the ActNorms
 
 
 @dataclass
@@ -187,11 +188,10 @@ class Trainer:
     def run(self, progress: bool = True) -> DetectorCheckpoint:
         options = self.options
         model: torch.nn.Module = self.model
-        if self.iteration == 0:  # ActNorm data-initialisation from the first batch
-            with torch.no_grad():
-                crop = self.sample()
-                model(crop.z.to(self.device), None if crop.condition is None
-                      else crop.condition.to(self.device))
+        if self.iteration == 0:  # ActNorm data-initialisation
+            crops = [self.sample() for _ in range(options.init_crops)]
+            self.model.initialize([(crop.z.to(self.device), None if crop.condition is None
+                                    else crop.condition.to(self.device)) for crop in crops])
         if self.world_size > 1:  # broadcasts rank 0's parameters and buffers
             model = torch.nn.parallel.DistributedDataParallel(model)
         started = time.monotonic()

@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch.autograd.functional import jacobian
@@ -118,3 +120,47 @@ def test_margin_adds_two_condition_channels_after_the_features(variant):
 
     torch.testing.assert_close(condition[:, -2:], margin_input(logits[:, :3].float()))
     assert model.score(logits, features, (6, 6)).shape == (2, 6, 6)
+
+
+def fresh_detector(variant: str) -> FlowEneDet:
+    config = FEDConfig(variant=variant, num_blocks=3, kernel_size=3, condition_groups=4)
+    return FlowEneDet(config, statistics()).train()
+
+
+def crops_of_two_sizes(variant: str) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    generator = torch.Generator().manual_seed(5)
+    crops = []
+    for size, offset in (((6, 10), 3.0), ((9, 4), -1.0)):
+        z = torch.randn(1, 2, *size, generator=generator) * 2 + offset
+        condition = torch.randn(1, 4, *size, generator=generator) if variant == "fed-c" else None
+        crops.append((z, condition))
+    return crops
+
+
+def pooled(tensors: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([t.transpose(0, 1).reshape(2, -1) for t in tensors], dim=1)
+
+
+@pytest.mark.parametrize("variant", ["fed-u", "fed-c"])
+def test_actnorms_initialise_from_every_crop_pooled_block_by_block(variant):
+    model = fresh_detector(variant)
+    crops = crops_of_two_sizes(variant)
+    model.initialize(crops)
+    inputs = [z for z, _ in crops]
+    for block in model.blocks:
+        assert bool(block.actnorm.initialized)
+        normalised = pooled([block.actnorm(z)[0] for z in inputs])
+        assert torch.allclose(normalised.mean(dim=1), torch.zeros(2), atol=1e-5)
+        assert torch.allclose(normalised.std(dim=1), torch.ones(2), atol=1e-4)
+        inputs = [block(z, condition)[0] for z, (_, condition) in zip(inputs, crops, strict=True)]
+
+
+def test_initialising_from_one_crop_is_the_first_training_forward():
+    crop = crops_of_two_sizes("fed-c")[0]
+    initialised = fresh_detector("fed-c")
+    forward = copy.deepcopy(initialised)
+    initialised.initialize([crop])
+    forward(*crop)
+    for (name, mine), theirs in zip(initialised.state_dict().items(),
+                                    forward.state_dict().values(), strict=True):
+        assert torch.equal(mine, theirs), name
