@@ -178,6 +178,7 @@ def test_train_with_outliers_controls_and_margin_then_meta_classified_eval(tiny_
     assert views["sampler"]["paste"]["classes"] == "a" and views["sampler"]["paste"]["digest"]
     assert views["outcome_shares"]["outlier_of_all"] > 0
     assert sidecar["training"]["options"]["outlier_weight"] == 3
+    assert sidecar["training"]["options"]["init_crops"] == 32
     anomaly = f"anomaly:{tiny_data['anomaly']}"
     # a random backbone finds no real object: one clear line, nothing written
     assert main(["fit-meta", *common, "--fed", str(fed), "--data", anomaly]) == 2
@@ -199,3 +200,11 @@ def test_paste_controls_without_outliers_are_refused(tiny_data, capsys):
                  "--views", "sampler", "--paste-controls", "2", "--out", "unused"])
     assert code == 2
     assert "--paste-controls is the control of --outliers" in capsys.readouterr().err
+
+
+def test_init_crops_below_one_are_refused(tiny_data, capsys):
+    code = main(["train", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]),
+                 "--data", f"cityscapes:{tiny_data['cityscapes']}:train", "--variant", "fed-u",
+                 "--init-crops", "0", "--out", "unused"])
+    assert code == 2
+    assert "--init-crops must be >= 1, got 0" in capsys.readouterr().err
