@@ -57,7 +57,8 @@ class ConditionNorm(nn.Module):
 
 
 class ActNorm(nn.Module):
-    """Per-dimension affine map z' = (z + b) * exp(s), initialised from the first training batch."""
+    """Per-dimension affine map z' = (z + b) * exp(s), data-initialised: by
+    `FlowEneDet.initialize` (the trainer: pooled crops), else from the first training batch."""
 
     def __init__(self, channels: int = LATENT_DIMS) -> None:
         super().__init__()
