@@ -14,17 +14,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .onnx_forms import building_onnx_graph, dense_conv_as_depthwise, matmul_over_channels
+
 LATENT_DIMS = 2
 ELEMENTWISE_MAX_CHANNELS = 4
 
 
 def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """A 1x1 convolution; with a handful of input channels (FED-U's 2) written as a broadcast
-    multiply-sum, because onnxruntime's NCHWc layout pads such convolutions to 8-16 channels and
-    makes them several times slower than the arithmetic they do."""
+    """A 1x1 convolution; with a handful of input channels (FED-U's 2) written out, because
+    onnxruntime's NCHWc layout pads such convolutions to 8-16 channels and makes them several
+    times slower than the arithmetic they do: a MatMul in an ONNX graph, a broadcast
+    multiply-sum in PyTorch (faster there than either, in training too)."""
     if weight.shape[1] > ELEMENTWISE_MAX_CHANNELS:
         return F.conv2d(x, weight, bias)
-    out = (weight[None, :, :, 0, 0, None, None] * x[:, None]).sum(dim=2)
+    if building_onnx_graph():
+        out = matmul_over_channels(x, weight[:, :, 0, 0])
+    else:
+        out = (weight[None, :, :, 0, 0, None, None] * x[:, None]).sum(dim=2)
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 
 
@@ -105,6 +111,24 @@ class InvertibleConv1x1(nn.Module):
         return pointwise(z, torch.linalg.inv(self.weight)[:, :, None, None], None)
 
 
+class SpatialConv(nn.Conv2d):
+    """nn.Conv2d(c, c, K, reflect padding), dense or depthwise (same parameters, same
+    checkpoints). Dense with a handful of channels (FED-U's 2, 4 with the margin), an ONNX graph
+    gets it as a depthwise convolution (`onnx_forms.dense_conv_as_depthwise`)."""
+
+    def __init__(self, channels: int, kernel_size: int, separable: bool = False) -> None:
+        super().__init__(channels, channels, kernel_size, padding=kernel_size // 2,
+                         padding_mode="reflect", groups=channels if separable else 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.groups > 1 or self.in_channels > ELEMENTWISE_MAX_CHANNELS
+                or not building_onnx_graph()):
+            return super().forward(x)
+        pad_h, pad_w = self.padding
+        padded = F.pad(x, (pad_w, pad_w, pad_h, pad_h), mode="reflect")
+        return dense_conv_as_depthwise(padded, self.weight, self.bias)
+
+
 class CouplingSubnet(nn.Sequential):
     """1x1 conv, sigmoid, KxK conv (reflect pad), sigmoid, Dropout2d, 1x1 conv (zero init).
 
@@ -118,8 +142,7 @@ class CouplingSubnet(nn.Sequential):
         nn.init.zeros_(output.bias)
         super().__init__(
             PointwiseConv(in_channels, in_channels), nn.Sigmoid(),
-            nn.Conv2d(in_channels, in_channels, kernel_size, padding=kernel_size // 2,
-                      padding_mode="reflect", groups=in_channels if separable else 1),
+            SpatialConv(in_channels, kernel_size, separable),
             nn.Sigmoid(), nn.Dropout2d(dropout), output)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .onnx_forms import channel_max, channel_sum, channel_top2
+
 ENERGY_EPS = 1e-6
 
 
@@ -19,9 +21,9 @@ def energy_input(logits: torch.Tensor) -> torch.Tensor:
     E = -logsumexp_c(logits) is the free energy; callers standardise the logits first.
     """
     # logsumexp written out (max-shifted, as torch computes it): onnxruntime's ReduceLogSumExp
-    # kernel is ~4x slower than these five ops
-    peak = logits.amax(dim=1, keepdim=True)
-    negative_energy = peak + torch.log(torch.exp(logits - peak).sum(dim=1, keepdim=True))
+    # kernel is ~4x slower than these ops (onnx_forms: the graph's forms of max and sum)
+    peak = channel_max(logits)
+    negative_energy = peak + torch.log(channel_sum(torch.exp(logits - peak)))
     return torch.cat([F.logsigmoid(negative_energy),
                       torch.log1p(ENERGY_EPS - torch.sigmoid(negative_energy))], dim=1)
 
@@ -31,7 +33,6 @@ def margin_input(logits: torch.Tensor) -> torch.Tensor:
 
     What MSP sees and the energy does not: how far the winning class is ahead of the next, and
     how much of the softmax it holds. An extra condition of the flow (`FEDConfig.margin`)."""
-    top = logits.topk(2, dim=1).values
-    peak = top[:, :1]
-    log_msp = -torch.log(torch.exp(logits - peak).sum(dim=1, keepdim=True))
-    return torch.cat([torch.log1p(top[:, :1] - top[:, 1:]), log_msp], dim=1)
+    first, second = channel_top2(logits)
+    log_msp = -torch.log(channel_sum(torch.exp(logits - first)))
+    return torch.cat([torch.log1p(first - second), log_msp], dim=1)
