@@ -1,14 +1,14 @@
 """FED's reductions over channels and its small dense convolution in forms that onnxruntime's CPU
 kernels run fast: used while an ONNX graph is built (`torch.onnx.export`), so every backend of
 the exported graph runs them; PyTorch keeps its own operators, faster in eager mode and in
-training. Both forms give the same values (tests), up to rounding for the sum and convolution.
+training. Both forms give the same values (tests), up to rounding for sums and convolutions.
 
-Timings on one thread of this project's CPU, on a 128x256 grid (`docs/performance.md`): over 20
-channels ReduceMax takes 0.8 ms, ReduceSum 1.6 ms and TopK(2) 4.8 ms, a pairwise tree of
-elementwise maxima and a MatMul with a row of ones 0.25 ms each; a dense 7x7 convolution of 2
-channels takes 0.98 ms (4 channels: 1.9 ms), since the blocked NCHWc layout pads it to 16
-channels, and the same convolution as one depthwise convolution of the repeated channels 0.77 ms
-(1.2 ms). FED-U's 2x2 channel mixings are MatMuls for the same reason (`blocks.pointwise`)."""
+onnxruntime reduces over the channel axis several times slower than the arithmetic needs
+(ReduceMax, ReduceSum, TopK); a pairwise tree of elementwise maxima and a MatMul with a row of
+ones compute the same. Its blocked NCHWc layout pads a dense 2- or 4-channel convolution to 16
+channels; one depthwise convolution of the repeated channels does less work. FED-U's 2x2 channel
+mixings are MatMuls for the same reason (`blocks.pointwise`). Each form against PyTorch's
+operator, and FED's whole head both ways: `scripts/onnx_forms_cost.py` (docs/performance.md)."""
 
 from __future__ import annotations
 
