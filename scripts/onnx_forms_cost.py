@@ -27,11 +27,11 @@ from flowenedet_core.fed import FEDConfig, FlowEneDet, SMLStatistics, blocks, on
 def operator_forms() -> Iterator[None]:
     """Export PyTorch's own operators instead of the graph forms."""
     saved = onnx_forms.building_onnx_graph
-    onnx_forms.building_onnx_graph = blocks.building_onnx_graph = lambda: False
+    onnx_forms.building_onnx_graph = lambda: False
     try:
         yield
     finally:
-        onnx_forms.building_onnx_graph = blocks.building_onnx_graph = saved
+        onnx_forms.building_onnx_graph = saved
 
 
 class Apply(nn.Module):

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .onnx_forms import building_onnx_graph, dense_conv_as_depthwise, matmul_over_channels
+from . import onnx_forms
 
 LATENT_DIMS = 2
 ELEMENTWISE_MAX_CHANNELS = 4
@@ -27,8 +27,8 @@ def pointwise(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) 
     multiply-sum in PyTorch (faster there than either, in training too)."""
     if weight.shape[1] > ELEMENTWISE_MAX_CHANNELS:
         return F.conv2d(x, weight, bias)
-    if building_onnx_graph():
-        out = matmul_over_channels(x, weight[:, :, 0, 0])
+    if onnx_forms.building_onnx_graph():
+        out = onnx_forms.matmul_over_channels(x, weight[:, :, 0, 0])
     else:
         out = (weight[None, :, :, 0, 0, None, None] * x[:, None]).sum(dim=2)
     return out if bias is None else out + bias.view(1, -1, 1, 1)
@@ -122,11 +122,11 @@ class SpatialConv(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if (self.groups > 1 or self.in_channels > ELEMENTWISE_MAX_CHANNELS
-                or not building_onnx_graph()):
+                or not onnx_forms.building_onnx_graph()):
             return super().forward(x)
         pad_h, pad_w = self.padding
         padded = F.pad(x, (pad_w, pad_w, pad_h, pad_h), mode="reflect")
-        return dense_conv_as_depthwise(padded, self.weight, self.bias)
+        return onnx_forms.dense_conv_as_depthwise(padded, self.weight, self.bias)
 
 
 class CouplingSubnet(nn.Sequential):

@@ -17,7 +17,6 @@ from flowenedet_core.fed.onnx_forms import channel_max, channel_sum, channel_top
 def graph_forms(monkeypatch):
     """What runs while an ONNX graph is built, in eager mode."""
     monkeypatch.setattr(onnx_forms, "building_onnx_graph", lambda: True)
-    monkeypatch.setattr(blocks, "building_onnx_graph", lambda: True)
 
 
 @pytest.mark.parametrize("channels", [1, 2, 3, 5, 20])
