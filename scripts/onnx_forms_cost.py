@@ -1,6 +1,7 @@
 """What FED's graph forms (flowenedet_core/fed/onnx_forms.py) save in onnxruntime: each operation
 exported as PyTorch's operator and in its graph form, then FED's whole head (energy input, flow,
-base distribution) both ways; median milliseconds of --repeats runs on one thread, as JSON.
+base distribution) both ways; median milliseconds of --repeats runs on --threads onnxruntime
+threads (one by default), as JSON.
 
     .venv/bin/python scripts/onnx_forms_cost.py --grid 128x256 --classes 20
 """
@@ -44,11 +45,12 @@ class Apply(nn.Module):
         return torch.cat(out, dim=1) if isinstance(out, tuple) else out
 
 
-def median_ms(module: nn.Module, x: torch.Tensor, repeats: int, graph_forms: bool) -> float:
+def median_ms(module: nn.Module, x: torch.Tensor, repeats: int, graph_forms: bool,
+              threads: int) -> float:
     with contextlib.nullcontext() if graph_forms else operator_forms():
         proto = torch.onnx.export(module.eval(), (x,), dynamo=True, verbose=False).model_proto
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(proto.SerializeToString(), options,
                                            providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: x.numpy()}
@@ -82,6 +84,7 @@ def main() -> None:
     parser.add_argument("--grid", type=parse_size, default=(128, 256))
     parser.add_argument("--classes", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # the exporter's chatter
     torch.manual_seed(0)
@@ -97,10 +100,10 @@ def main() -> None:
         cases[f"pointwise_{channels}ch"] = (mixing, torch.randn(1, channels, height, width))
     cases["fed_u_head"] = (FEDHead(args.classes, margin=False), logits)
     cases["fed_u_margin_head"] = (FEDHead(args.classes, margin=True), logits)
-    results = {name: {"operator_ms": median_ms(module, x, args.repeats, graph_forms=False),
-                      "graph_form_ms": median_ms(module, x, args.repeats, graph_forms=True)}
+    results = {name: {"operator_ms": median_ms(module, x, args.repeats, False, args.threads),
+                      "graph_form_ms": median_ms(module, x, args.repeats, True, args.threads)}
                for name, (module, x) in cases.items()}
-    print(json.dumps({"grid": [height, width], "classes": args.classes, "threads": 1,
+    print(json.dumps({"grid": [height, width], "classes": args.classes, "threads": args.threads,
                       "results": results}, indent=1))
 
 
