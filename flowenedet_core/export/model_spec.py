@@ -29,7 +29,7 @@ from .graph import BaselineHead, FEDHead, InferenceGraph
 Precision = Literal["fp32", "fp16", "bf16"]
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16,
                                   "bf16": torch.bfloat16}
-SPEC_FORMAT = 5  # bump when the graph's computation changes
+SPEC_FORMAT = 6  # bump when the graph's computation changes
 
 
 @dataclass(frozen=True)

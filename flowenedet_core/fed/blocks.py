@@ -6,6 +6,9 @@ dimension*, shape (B, 2, H, W), not summed: FED turns each dimension's density i
 one class. For blocks whose Jacobian is triangular (ActNorm, coupling, attention) the per-dimension
 log-det is log|dz_out_d / dz_d|; the 1x1 convolution mixes both dimensions and adds its full
 log|det W| to each (as the reference does; it cancels in p(m | z, a)).
+
+`FlowBlock.infer` is the eval-mode form of `forward`: the same numbers, computing only the
+dimension a block transforms (`FlowEneDet.transform` uses it outside training).
 """
 
 from __future__ import annotations
@@ -44,9 +47,15 @@ class PointwiseConv(nn.Conv2d):
         return pointwise(x, self.weight, self.bias)
 
 
+def kept_dimension(parity: int) -> int:
+    """The latent dimension the mask of block `parity` keeps (M = 1): 1 when even, 0 when odd."""
+    return 1 - parity % 2
+
+
 def alternating_mask(parity: int, device: torch.device | None = None) -> torch.Tensor:
     """M = [0, 1] for even blocks, [1, 0] for odd ones, shaped (1, 2, 1, 1)."""
-    mask = torch.tensor([0.0, 1.0] if parity % 2 == 0 else [1.0, 0.0], device=device)
+    mask = torch.zeros(LATENT_DIMS, device=device)
+    mask[kept_dimension(parity)] = 1.0
     return mask.view(1, LATENT_DIMS, 1, 1)
 
 
@@ -153,6 +162,7 @@ class AffineCoupling(nn.Module):
                  dropout: float, separable: bool = False) -> None:
         super().__init__()
         self.register_buffer("mask", alternating_mask(parity))
+        self.kept = kept_dimension(parity)
         self.subnet = CouplingSubnet(LATENT_DIMS + condition_channels, kernel_size, dropout,
                                      separable)
 
@@ -170,6 +180,24 @@ class AffineCoupling(nn.Module):
         # h is a 1x1 convolution of sigmoid outputs, far from where float32 sigmoid underflows.
         return out, (1 - self.mask) * torch.log(gate)
 
+    def infer(self, z_kept: torch.Tensor, z_moved: torch.Tensor,
+              condition: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`forward` in eval mode on the two dimensions apart, each (B, 1, H, W): the moved
+        one and its log-det. The subnet's first layer sees only the kept dimension's column (the
+        masked one is zero), its last computes only the moved dimension's -h."""
+        kept = self.kept
+        first, *middle, last = self.subnet
+        columns = [kept, *range(LATENT_DIMS, first.in_channels)]
+        inputs = z_kept if condition is None else torch.cat([z_kept, condition], dim=1)
+        hidden = pointwise(inputs, first.weight[:, columns], first.bias)
+        for layer in middle:
+            hidden = layer(hidden)
+        moved = 1 - kept
+        negative_shift = pointwise(hidden, -last.weight[moved:moved + 1],
+                                   -last.bias[moved:moved + 1])
+        gate = torch.sigmoid(negative_shift)
+        return z_moved * gate - negative_shift, torch.log(gate)
+
     def inverse(self, z: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
         z_masked = z * self.mask
         h = self._shift(z_masked, condition)
@@ -182,6 +210,7 @@ class InvertibleAttention(nn.Module):
     def __init__(self, parity: int) -> None:
         super().__init__()
         self.register_buffer("mask", alternating_mask(parity))
+        self.kept = kept_dimension(parity)
         self.query = nn.Conv2d(LATENT_DIMS, LATENT_DIMS, 1)  # only its channel-mean is used
         nn.init.zeros_(self.query.weight)
         nn.init.zeros_(self.query.bias)
@@ -197,6 +226,17 @@ class InvertibleAttention(nn.Module):
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         log_factor = self._log_factor(z * self.mask)
         return z * torch.exp(log_factor), log_factor
+
+    def infer(self, z_kept: torch.Tensor, z_moved: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`forward` in eval mode on the two dimensions apart: (z_kept, z_moved, the moved
+        dimension's log-det (B, 1, H, W), the kept dimension's constant log-det)."""
+        kept = self.kept
+        weight = self.query.weight.mean(0)[kept].view(1, 1, 1, 1)
+        log_alpha = F.logsigmoid(-(z_kept * weight + self.query.bias.mean()))
+        log_gamma = F.logsigmoid(-self.gate.view(LATENT_DIMS)[kept])
+        return (z_kept * torch.exp(log_gamma), z_moved * torch.exp(log_alpha), log_alpha,
+                log_gamma)
 
     def inverse(self, z: torch.Tensor) -> torch.Tensor:
         z_masked = z * self.mask * torch.exp(-F.logsigmoid(-self.gate))
@@ -215,6 +255,7 @@ class FlowBlock(nn.Module):
         self.coupling = AffineCoupling(parity, condition_channels, kernel_size, dropout,
                                        separable)
         self.attention = InvertibleAttention(parity)
+        self.kept = kept_dimension(parity)
 
     def _condition(self, condition: torch.Tensor | None) -> torch.Tensor | None:
         return None if self.condition_norm is None else self.condition_norm(condition)
@@ -228,6 +269,34 @@ class FlowBlock(nn.Module):
         log_det = log_det + step
         z, step = self.attention(z)
         return z, log_det + step
+
+    def infer(self, z: torch.Tensor, condition: torch.Tensor | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`forward` in eval mode with less work: (z_out, the log-det of the transformed
+        dimension that depends on z (B, 1, H, W), the constant log-det of each dimension (2,)).
+
+        The masked form computes both dimensions and multiplies one away; here the kept
+        dimension a passes through (scaled by iMap's constant), only the transformed one b is
+        computed, ActNorm and the 2x2 mixing are one affine map, and the log-dets that do not
+        depend on z (ActNorm's, log|det W|, iMap's for a) are returned as numbers to be added
+        once (docs/performance.md has what it saves)."""
+        if self.training:
+            raise RuntimeError("FlowBlock.infer is the eval-mode form (no dropout, no ActNorm "
+                               "initialisation); call the block itself to train")
+        kept, moved = self.kept, 1 - self.kept
+        actnorm_scale = self.actnorm.log_scale.view(LATENT_DIMS)
+        affine = self.mixing.weight * torch.exp(actnorm_scale)[None]  # W diag(e^s)
+        z = pointwise(z, affine[:, :, None, None], affine @ self.actnorm.bias.view(LATENT_DIMS))
+        z_parts = z.split(1, dim=1)
+        z_kept, z_moved = z_parts[kept], z_parts[moved]
+        z_moved, coupling_log_det = self.coupling.infer(z_kept, z_moved,
+                                                        self._condition(condition))
+        z_kept, z_moved, attention_log_det, kept_log_det = self.attention.infer(z_kept, z_moved)
+        w = self.mixing.weight
+        constant = actnorm_scale + torch.log(torch.abs(w[0, 0] * w[1, 1] - w[0, 1] * w[1, 0]))
+        constant = constant + self.attention.mask.view(LATENT_DIMS) * kept_log_det
+        z_out = torch.cat([z_kept, z_moved] if kept == 0 else [z_moved, z_kept], dim=1)
+        return z_out, coupling_log_det + attention_log_det, constant
 
     def inverse(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         z = self.attention.inverse(z)

@@ -16,6 +16,7 @@ from types import ModuleType
 import torch
 
 from ...errors import ConfigError
+from ..blocks import kept_dimension
 from ..detector import FEDConfig, FlowEneDet
 
 # Pixels per program on a GPU (tests pass fewer, to get several programs on tiny grids): the
@@ -177,18 +178,13 @@ class FusedFlow:
                 subnet[5].weight, subnet[5].bias,
                 block.attention.query.weight, block.attention.query.bias, block.attention.gate,
                 *block.mixing.weight.stride(), batch, height, width,
-                KEEP=block_keep(index), **block_constants)
+                KEEP=kept_dimension(index), **block_constants)
             current = output
         return current, log_det
 
 
 def _power_of_two_above(count: int) -> int:
     return 1 << (count - 1).bit_length()
-
-
-def block_keep(index: int) -> int:
-    """The latent dimension block `index`'s mask keeps (alternating_mask: [0, 1] when even)."""
-    return 1 - index % 2
 
 
 def default_block_pixels(config: FEDConfig) -> int:

@@ -13,9 +13,9 @@ import tempfile
 from pathlib import Path
 
 from ...errors import ConfigError
+from ..blocks import kept_dimension
 from ..detector import FEDConfig
 from .flow import (
-    block_keep,
     default_block_pixels,
     interpreted,
     kernel_constants,
@@ -53,8 +53,8 @@ def compile_for_gpu(config: FEDConfig, arch: int = 90, block_pixels: int | None 
 
     kernels = load_kernels()
     conditioning, block = kernel_constants(config, block_pixels or default_block_pixels(config))
-    builds = [(f"flow_block_kernel KEEP={block_keep(index)}", kernels.flow_block_kernel,
-               {**block, "KEEP": block_keep(index)}) for index in (0, 1)]
+    builds = [(f"flow_block_kernel KEEP={kept_dimension(index)}", kernels.flow_block_kernel,
+               {**block, "KEEP": kept_dimension(index)}) for index in (0, 1)]
     if conditioning is not None:
         builds.append(("condition_kernel", kernels.condition_kernel, conditioning))
     usage = {}

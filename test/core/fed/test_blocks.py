@@ -88,6 +88,31 @@ def test_flow_block_round_trips_within_1e_5(condition_channels, inputs):
     assert (block.inverse(out, condition) - z).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("parity", [0, 1])
+@pytest.mark.parametrize("condition_channels", [0, CONDITION])
+@pytest.mark.parametrize("separable", [False, True])
+def test_flow_block_split_form_equals_masked_form(parity, condition_channels, separable, inputs):
+    block = randomize(FlowBlock(parity, condition_channels, kernel_size=3, separable=separable))
+    z, condition = inputs
+    condition = condition if condition_channels else None
+    out, log_det = block(z, condition)
+    split_out, moved_log_det, constant = block.infer(z, condition)
+    assert torch.allclose(split_out, out, atol=1e-12)
+    moved = 1 - block.kept
+    assert moved_log_det.shape == (SHAPE[0], 1, *SHAPE[2:])
+    assert torch.allclose(moved_log_det + constant[moved], log_det[:, moved:moved + 1],
+                          atol=1e-12)
+    # the kept dimension's log-det does not depend on z
+    assert torch.allclose(log_det[:, block.kept], constant[block.kept].expand(SHAPE[0], *SHAPE[2:]),
+                          atol=1e-12)
+
+
+def test_flow_block_split_form_refuses_training_mode(inputs):
+    block = FlowBlock(0).train()
+    with pytest.raises(RuntimeError, match="eval-mode"):
+        block.infer(inputs[0].float())
+
+
 def test_actnorm_initializes_from_first_training_batch():
     norm = ActNorm().train()
     z = torch.randn(4, 2, 8, 8) * torch.tensor([3.0, 0.5]).view(1, 2, 1, 1) + 2.0

@@ -43,6 +43,21 @@ def test_flow_inverse_recovers_energy_input_within_1e_5(variant):
     assert (recovered - z).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("variant", ["fed-u", "fed-c"])
+def test_eval_transform_is_the_masked_blocks_summed(variant):
+    model = detector(variant, blocks=5)
+    logits, features = sample(variant)
+    z, condition = (None if x is None else x.double()
+                    for x in model.flow_inputs(logits, features, (6, 6)))
+    u, log_det = model.transform(z, condition)
+    masked, masked_log_det = z, torch.zeros_like(z)
+    for block in model.blocks:
+        masked, step = block(masked, condition)
+        masked_log_det = masked_log_det + step
+    assert torch.allclose(u, masked, atol=1e-12)
+    assert torch.allclose(log_det, masked_log_det, atol=1e-12)
+
+
 def test_flow_total_log_det_matches_autograd_jacobian():
     model = detector("fed-u")
     z = torch.randn(1, 2, 5, 5, dtype=torch.float64)
