@@ -124,6 +124,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="loss weight of pasted outlier pixels (others 1)")
     parser.add_argument("--blocks", type=int, default=fed.num_blocks, help="coupling blocks L")
     parser.add_argument("--kernel-size", type=int, default=fed.kernel_size, help="subnet K")
+    parser.add_argument("--dropout", type=float, default=fed.dropout,
+                        help="Dropout2d inside the coupling subnets, in [0, 1) (it drops whole "
+                             "channels: with FED-U's few, whole inputs)")
     parser.add_argument("--separable", action="store_true",
                         help="depthwise KxK convolutions in the coupling subnets (cheaper FED-C)")
     parser.add_argument("--groups", type=int, default=None,
@@ -135,6 +138,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--margin", action="store_true",
                         help="also condition the flow on the top-1/top-2 logit margin and log "
                              "MSP (FED-U and FED-C)")
+    parser.add_argument("--condition-prior", action="store_true",
+                        help="the prior odds of m = 1 a linear map of the condition (with "
+                             "--margin or FED-C): p(m | z, a) ~ p(z | m, a) p(m | a)")
     parser.add_argument("--raw-logits", action="store_true",
                         help="feed raw logits to the energy (no SML standardisation)")
     parser.add_argument("--void", choices=["positive", "ignore"], default="positive",
@@ -157,9 +163,10 @@ def run(args: argparse.Namespace) -> int:
     channels = loaded.info.feature_channels
     groups = args.groups if args.groups is not None else min(FEDConfig.condition_groups, channels)
     config = FEDConfig(variant=args.variant, num_blocks=args.blocks, kernel_size=args.kernel_size,
-                       separable=args.separable, condition_groups=groups,
+                       dropout=args.dropout, separable=args.separable, condition_groups=groups,
                        full_covariance=args.covariance == "full", flow_stride=args.flow_stride,
-                       standardize=not args.raw_logits, margin=args.margin)
+                       standardize=not args.raw_logits, margin=args.margin,
+                       condition_prior=args.condition_prior)
     divides = channels % groups == 0
     if config.variant == "fed-c" and not divides:
         raise ConfigError(f"--groups {groups} does not divide the {channels} feature channels "

@@ -11,7 +11,7 @@ from torch import nn
 
 from ..backbones.base import resample
 from ..errors import ConfigError
-from .base_distribution import ClassLogitGaussian
+from .base_distribution import ClassLogitGaussian, ConditionPrior
 from .blocks import LATENT_DIMS, FlowBlock
 from .energy import energy_input, margin_input, standardize
 from .statistics import SMLStatistics
@@ -36,6 +36,7 @@ class FEDConfig:
     flow_stride: int = 4  # the flow runs at input_size / flow_stride (1/4: the classifier's)
     standardize: bool = True  # SML standardisation of the logits before the energy
     margin: bool = False  # also condition on the top-1/top-2 margin and log MSP (2 channels)
+    condition_prior: bool = False  # the prior odds of m = 1 a linear map of the condition
 
     def __post_init__(self) -> None:
         if self.variant not in ("fed-u", "fed-c"):
@@ -47,6 +48,8 @@ class FEDConfig:
             raise ConfigError(f"kernel_size must be odd, got {self.kernel_size}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.condition_prior and not self.condition_channels:
+            raise ConfigError("condition_prior needs a condition: FED-C or the margin")
 
     @property
     def condition_channels(self) -> int:
@@ -107,6 +110,8 @@ class FlowEneDet(nn.Module):
                       separable=config.separable)
             for index in range(config.num_blocks))
         self.base = ClassLogitGaussian(full_covariance=config.full_covariance)
+        self.condition_prior = (ConditionPrior(config.condition_channels)
+                                if config.condition_prior else None)
 
     @property
     def num_classes(self) -> int:
@@ -143,6 +148,9 @@ class FlowEneDet(nn.Module):
             block.actnorm.initialize(pooled[None, :, None])
             inputs = [block(z, condition)[0]
                       for z, (_, condition) in zip(inputs, samples, strict=True)]
+        if self.condition_prior is not None:
+            self.condition_prior.initialize(torch.cat([c.transpose(0, 1).reshape(c.shape[1], -1)
+                                             for _, c in samples], 1))
 
     def transform(self, z: torch.Tensor, condition: torch.Tensor | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,7 +186,16 @@ class FlowEneDet(nn.Module):
 
     def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         """Energy input (and condition) -> class logits (B, 2, h, w); softmax gives p(m | z, a)."""
-        return self.base(*self.transform(z, condition))
+        return self.class_logits(*self.transform(z, condition), condition)
+
+    def class_logits(self, u: torch.Tensor, log_det: torch.Tensor,
+                     condition: torch.Tensor | None) -> torch.Tensor:
+        """The flow's output (u, log-det) -> class logits: the base distribution's, with the
+        condition's prior odds where `condition_prior`."""
+        logits = self.base(u, log_det)
+        if self.condition_prior is None:
+            return logits
+        return self.condition_prior(logits, condition)
 
     def score(self, logits: torch.Tensor, features: torch.Tensor | None,
               input_size: tuple[int, int], transform: FlowTransform | None = None
@@ -189,5 +206,6 @@ class FlowEneDet(nn.Module):
         `transform` replaces `self.transform` (the fused flow); the result must be the same.
         """
         flow = self.transform if transform is None else transform
-        class_logits = self.base(*flow(*self.flow_inputs(logits, features, input_size)))
+        z, condition = self.flow_inputs(logits, features, input_size)
+        class_logits = self.class_logits(*flow(z, condition), condition)
         return torch.sigmoid(class_logits[:, 1] - class_logits[:, 0])  # 2-class softmax

@@ -168,12 +168,15 @@ def test_train_with_outliers_controls_and_margin_then_meta_classified_eval(tiny_
     proxy = write_proxy(tmp_path / "proxy")
     fed = tmp_path / "fed"
     assert main(["train", *common, "--data", f"cityscapes:{tiny_data['cityscapes']}:train",
-                 "--variant", "fed-u", "--margin", "--views", "sampler", "--draws", "2",
-                 "--ratio-range", "1,1", "--outliers", str(proxy), "--outlier-classes", "a",
-                 "--outlier-weight", "3", "--stats-views", "4", "--iters", "3", "--blocks", "1",
-                 "--crop", "32x64", "--out", str(fed), "--cache-dir", str(tmp_path / "cache")]) == 0
+                 "--variant", "fed-u", "--margin", "--condition-prior", "--dropout", "0",
+                 "--views", "sampler", "--draws", "2", "--ratio-range", "1,1",
+                 "--outliers", str(proxy),
+                 "--outlier-classes", "a", "--outlier-weight", "3", "--stats-views", "4",
+                 "--iters", "3", "--blocks", "1", "--crop", "32x64", "--out", str(fed),
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
     sidecar = json.loads((fed / "fed.json").read_text())
-    assert sidecar["config"]["margin"] is True
+    assert sidecar["config"]["margin"] is True and sidecar["config"]["dropout"] == 0
+    assert sidecar["config"]["condition_prior"] is True
     views = sidecar["training"]["views"]
     assert views["sampler"]["paste"]["classes"] == "a" and views["sampler"]["paste"]["digest"]
     assert views["outcome_shares"]["outlier_of_all"] > 0
@@ -194,17 +197,16 @@ def test_train_with_outliers_controls_and_margin_then_meta_classified_eval(tiny_
     assert "| oe+meta |" in capsys.readouterr().out
 
 
-def test_paste_controls_without_outliers_are_refused(tiny_data, capsys):
+@pytest.mark.parametrize(("options", "message"), [
+    (["--dropout", "1"], "dropout must be in [0, 1)"),
+    (["--condition-prior"], "condition_prior needs a condition"),
+    (["--views", "sampler", "--paste-controls", "2"],
+     "--paste-controls is the control of --outliers"),
+    (["--init-crops", "0"], "--init-crops must be >= 1, got 0"),
+])
+def test_invalid_train_options_are_refused(tiny_data, capsys, options, message):
     code = main(["train", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]),
                  "--data", f"cityscapes:{tiny_data['cityscapes']}:train", "--variant", "fed-u",
-                 "--views", "sampler", "--paste-controls", "2", "--out", "unused"])
+                 *options, "--out", "unused"])
     assert code == 2
-    assert "--paste-controls is the control of --outliers" in capsys.readouterr().err
-
-
-def test_init_crops_below_one_are_refused(tiny_data, capsys):
-    code = main(["train", "--backbone", "erfnet", "--weights", str(tiny_data["weights"]),
-                 "--data", f"cityscapes:{tiny_data['cityscapes']}:train", "--variant", "fed-u",
-                 "--init-crops", "0", "--out", "unused"])
-    assert code == 2
-    assert "--init-crops must be >= 1, got 0" in capsys.readouterr().err
+    assert message in capsys.readouterr().err

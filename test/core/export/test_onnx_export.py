@@ -83,14 +83,17 @@ def test_reading_a_foreign_onnx_file_says_so(tmp_path):
         read_graph_info(tmp_path / "missing.onnx")
 
 
-def test_margin_conditioned_fed_u_exports_and_matches_pytorch(tiny_data, tmp_path):
+@pytest.mark.parametrize("condition_prior", [False, True])
+def test_margin_conditioned_fed_u_exports_and_matches_pytorch(tiny_data, tmp_path,
+                                                              condition_prior):
     from flowenedet_core.export.model_spec import ModelSpec
     from flowenedet_core.fed.detector import FEDConfig
 
     from conftest import random_fed_checkpoint
 
     fed = random_fed_checkpoint(tiny_data["weights"], tmp_path / "fed",
-                                FEDConfig(variant="fed-u", num_blocks=2, margin=True))
+                                FEDConfig(variant="fed-u", num_blocks=2, margin=True,
+                                          condition_prior=condition_prior))
     spec = ModelSpec("erfnet", tiny_data["weights"], (64, 128), fed=fed)
     exported = Pipeline.create(spec, backend="onnxruntime", artifacts=tmp_path / "artifacts")
     eager = Pipeline.create(spec, backend="torch")

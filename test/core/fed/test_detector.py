@@ -137,6 +137,40 @@ def test_margin_adds_two_condition_channels_after_the_features(variant):
     assert model.score(logits, features, (6, 6)).shape == (2, 6, 6)
 
 
+@pytest.mark.parametrize("variant", ["fed-u", "fed-c"])
+def test_condition_prior_adds_its_linear_odds_to_the_flow_s_and_starts_at_zero(variant):
+    config = FEDConfig(variant=variant, num_blocks=2, kernel_size=3, condition_groups=4,
+                       flow_stride=1, margin=True, condition_prior=True)
+    model = FlowEneDet(config, statistics()).train()
+    logits, features = sample(variant)
+    z, condition = model.flow_inputs(logits.float(), None if features is None
+                                     else features.float(), (6, 6))
+    model.initialize([(z[:1], condition[:1]), (z[1:], condition[1:])])
+    pixels = condition.transpose(0, 1).reshape(condition.shape[1], -1)
+    prior = model.condition_prior
+    torch.testing.assert_close(prior.mean.flatten(), pixels.mean(1))
+    torch.testing.assert_close(prior.std.flatten(), pixels.std(1) + 1e-6)
+    model = model.eval().double()
+    with_prior = model.score(logits, features, (6, 6))
+    model.condition_prior = None
+    without = model.score(logits, features, (6, 6))
+    torch.testing.assert_close(with_prior, without)  # zero weights: the constant prior
+    model.condition_prior = prior
+    with torch.no_grad():
+        weights = torch.linspace(-1, 1, config.condition_channels)
+        prior.linear.weight.copy_(weights.view(1, -1, 1, 1))
+        prior.linear.bias.fill_(0.5)
+    odds = torch.logit(model.score(logits, features, (6, 6))) - torch.logit(without)
+    expected = (prior.linear.weight.flatten().view(1, -1, 1, 1)
+                * (condition.double() - prior.mean) / prior.std).sum(1) + 0.5
+    torch.testing.assert_close(odds, expected)
+
+
+def test_condition_prior_needs_a_condition():
+    with pytest.raises(ConfigError, match="condition_prior needs a condition"):
+        FEDConfig(variant="fed-u", condition_prior=True)
+
+
 def fresh_detector(variant: str) -> FlowEneDet:
     config = FEDConfig(variant=variant, num_blocks=3, kernel_size=3, condition_groups=4)
     return FlowEneDet(config, statistics()).train()
