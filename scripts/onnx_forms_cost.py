@@ -67,11 +67,12 @@ def median_ms(module: nn.Module, x: torch.Tensor, repeats: int, graph_forms: boo
 class FEDHead(nn.Module):
     """Logits on FED's grid -> p(m = 1): an untrained FED-U's whole head."""
 
-    def __init__(self, classes: int, margin: bool) -> None:
+    def __init__(self, classes: int, margin: bool, condition_prior: bool = False) -> None:
         super().__init__()
         names = tuple(f"class{i}" for i in range(classes))
         statistics = SMLStatistics(names, (0.0,) * classes, (1.0,) * classes, (1,) * classes)
-        self.detector = FlowEneDet(FEDConfig(margin=margin), statistics)
+        config = FEDConfig(margin=margin, condition_prior=condition_prior)
+        self.detector = FlowEneDet(config, statistics)
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         stride = self.detector.config.flow_stride
@@ -100,6 +101,8 @@ def main() -> None:
         cases[f"pointwise_{channels}ch"] = (mixing, torch.randn(1, channels, height, width))
     cases["fed_u_head"] = (FEDHead(args.classes, margin=False), logits)
     cases["fed_u_margin_head"] = (FEDHead(args.classes, margin=True), logits)
+    cases["fed_u_margin_prior_head"] = (FEDHead(args.classes, margin=True, condition_prior=True),
+                                        logits)
     results = {name: {"operator_ms": median_ms(module, x, args.repeats, False, args.threads),
                       "graph_form_ms": median_ms(module, x, args.repeats, True, args.threads)}
                for name, (module, x) in cases.items()}

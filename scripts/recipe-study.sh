@@ -55,10 +55,23 @@ declare -A ROWS=(
   [fed-c-covariate-raw]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE --raw-logits"
   # outlier exposure: the best rows above, then + outliers, + paste control, + margin
   [margin-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin"
+  # misclassification: positives that are the backbone's own errors only (void ignored), and
+  # errors of lightly jittered crops only (no corruptions), the kind a clean frame shows
+  [margin-void-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --void ignore"
+  [margin-clean-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 --photometric $RAW --margin --void ignore"
+  # the flow's own fit of the margin: no Dropout2d (at FED-U's 4 subnet channels it drops a
+  # whole input), and a 3x learning rate
+  [margin-nodrop-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --dropout 0"
+  [margin-lr-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --lr 3e-3"
+  # the margin as the prior odds of m = 1 too (a direct path from the condition to the output)
+  [margin-prior-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --condition-prior"
+  [margin-prior-lr-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --condition-prior --lr 3e-3"
+  [margin-prior-lr10-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --condition-prior --lr 1e-2"
   [oe-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE"
   [oe-control-margin-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL --margin"
   [oe-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE"
   [oe-control-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL"
+  [oe-control-margin-prior-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL --margin --condition-prior"
   [oe-control-margin-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL --margin"
 )
 ORDER=(today reference matched matched-raw covariate covariate-raw backbone-range fed-c-reference fed-c-matched fed-c-all-channels fed-c-covariate fed-c-covariate-raw)
