@@ -141,7 +141,8 @@ class FlowEneDet(nn.Module):
         """Data-initialise every ActNorm from several (z, condition) crops at once: block by
         block, from the mean and standard deviation of that block's input pooled over all of
         them (the crops may differ in size). One crop is a noisy estimate of the training
-        data's statistics, and the first steps of training depend on it (METHOD.md)."""
+        data's statistics, and the first steps of training depend on it (METHOD.md). The
+        condition prior's standardisation comes from the same crops' conditions."""
         inputs = [z for z, _ in samples]
         for block in self.blocks:
             pooled = torch.cat([z.transpose(0, 1).reshape(z.shape[1], -1) for z in inputs], 1)
