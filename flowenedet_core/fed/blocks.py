@@ -187,9 +187,11 @@ class AffineCoupling(nn.Module):
         masked one is zero), its last computes only the moved dimension's -h."""
         kept = self.kept
         first, *middle, last = self.subnet
-        columns = [kept, *range(LATENT_DIMS, first.in_channels)]
+        # slices, not an index list: a list becomes a host tensor copied to the device at every
+        # call, which CUDA graph capture refuses
+        weight = torch.cat([first.weight[:, kept:kept + 1], first.weight[:, LATENT_DIMS:]], dim=1)
         inputs = z_kept if condition is None else torch.cat([z_kept, condition], dim=1)
-        hidden = pointwise(inputs, first.weight[:, columns], first.bias)
+        hidden = pointwise(inputs, weight, first.bias)
         for layer in middle:
             hidden = layer(hidden)
         moved = 1 - kept

@@ -2,7 +2,11 @@
 
 A half-precision backbone is taken only when, on the parity frames, its labels equal fp32's on at
 least `LABEL_AGREEMENT` of the pixels and its uncertainty is within `UNCERTAINTY_ERROR` of fp32's
-everywhere (FED itself always runs in float32; see export.graph.FEDHead). Among the precisions
+on at least `UNCERTAINTY_AGREEMENT` of them (FED itself always runs in float32; see
+export.graph.FEDHead). Both are shares of pixels, not a largest error: where half precision flips
+a near-tie label the uncertainty moves with it, and one such pixel in millions would otherwise
+decide (an H200 measured fp16 ERFNet at 99.94 % equal labels and a largest uncertainty error of
+1.9e-2). The largest error is still measured and reported. Among the precisions
 that pass, fp32 included, the one with the least device time per frame wins: half precision is not
 faster for every network and size (cuDNN's kernels for some layers are fp32-only).
 """
@@ -23,6 +27,7 @@ from .frame_backend import FrameTorchBackend
 LOGGER = logging.getLogger(__name__)
 LABEL_AGREEMENT = 0.995
 UNCERTAINTY_ERROR = 1e-2
+UNCERTAINTY_AGREEMENT = 0.999
 PARITY_FRAMES = 4
 TIMED_CALLS = 20
 HALF_PRECISIONS = ("fp16", "bf16")
@@ -32,23 +37,26 @@ HALF_PRECISIONS = ("fp16", "bf16")
 class Parity:
     precision: str
     label_agreement: float  # share of pixels labelled as fp32 labels them
+    uncertainty_agreement: float  # share within UNCERTAINTY_ERROR of fp32's (1 if labels only)
     uncertainty_error: float  # max |uncertainty - fp32's| (0 for a labels-only graph)
 
     @property
     def passed(self) -> bool:
         return (self.label_agreement >= LABEL_AGREEMENT
-                and self.uncertainty_error <= UNCERTAINTY_ERROR)
+                and self.uncertainty_agreement >= UNCERTAINTY_AGREEMENT)
 
 
 def parity(precision: str, reference: Sequence[dict[str, np.ndarray]],
            candidate: Sequence[dict[str, np.ndarray]]) -> Parity:
     """Compare per-frame outputs ({"labels", "uncertainty"}) of a precision with fp32's."""
-    agreement = np.mean([np.mean(r["labels"] == c["labels"])
-                         for r, c in zip(reference, candidate, strict=True)])
-    error = max((float(np.abs(r["uncertainty"] - c["uncertainty"]).max())
-                 for r, c in zip(reference, candidate, strict=True) if "uncertainty" in r),
-                default=0.0)
-    return Parity(precision, float(agreement), error)
+    pairs = list(zip(reference, candidate, strict=True))
+    agreement = np.mean([np.mean(r["labels"] == c["labels"]) for r, c in pairs])
+    errors = [np.abs(r["uncertainty"] - c["uncertainty"]) for r, c in pairs if "uncertainty" in r]
+    if not errors:
+        return Parity(precision, float(agreement), 1.0, 0.0)
+    return Parity(precision, float(agreement),
+                  float(np.mean([np.mean(error <= UNCERTAINTY_ERROR) for error in errors])),
+                  float(max(error.max() for error in errors)))
 
 
 def parity_frames(images: str | Path | None, size: tuple[int, int],
@@ -93,7 +101,8 @@ def choose_precision(build: Callable[[str], FrameTorchBackend], frames: Sequence
 
 
 def describe_checks(checks: Sequence[dict]) -> str:
-    """One line: 'fp32 4.1 ms; fp16 agrees 99.9 % / 2e-03, 2.3 ms; bf16 disagrees ...'."""
+    """One line: 'fp32 4.1 ms; fp16 passes: labels 99.94 % equal, uncertainty 99.99 % within
+    1e-02 (largest error 1.9e-02), 2.30 ms; bf16 fails: ...'."""
     parts = []
     for check in checks:
         text = check["precision"]
@@ -101,9 +110,10 @@ def describe_checks(checks: Sequence[dict]) -> str:
             parts.append(f"{text} unavailable: {check['skipped']}")
             continue
         if "label_agreement" in check:
-            verdict = "agrees" if check["passed"] else "disagrees"
-            text += (f" {verdict} {100 * check['label_agreement']:.2f} % labels, "
-                     f"uncertainty within {check['uncertainty_error']:.1e}")
+            verdict = "passes" if check["passed"] else "fails"
+            text += (f" {verdict}: labels {100 * check['label_agreement']:.2f} % equal, "
+                     f"uncertainty {100 * check['uncertainty_agreement']:.2f} % within "
+                     f"{UNCERTAINTY_ERROR:.0e} (largest error {check['uncertainty_error']:.1e})")
         if "device_ms" in check:
             text += f", {check['device_ms']:.2f} ms"
         parts.append(text)

@@ -1,8 +1,11 @@
-"""The fused (Triton) FED flow against the PyTorch flow, through triton's CPU interpreter.
+"""The fused (Triton) FED flow against the PyTorch flow: compiled on a GPU, else through
+triton's CPU interpreter.
 
 test/conftest.py sets TRITON_INTERPRET=1 without a GPU. The interpreter runs a kernel's program
 once per launch-grid cell in Python, so the grids here are tiny and the tile sizes small enough
-to give several programs, a partial last one and tiles straddling two images of a batch.
+to give several programs, a partial last one and tiles straddling two images of a batch. On a
+GPU the same tests run the compiled kernels on CUDA tensors, against the PyTorch flow in IEEE
+float32 (`full_float32`).
 """
 
 import json
@@ -25,7 +28,7 @@ from flowenedet_core.fed.fused import (
     triton_missing_reason,
 )
 from flowenedet_core.fed.fused.benchmark import (
-    main,
+    full_float32,
     random_detector,
     random_inputs,
     time_fused_vs_torch,
@@ -78,7 +81,8 @@ def test_fused_flow_matches_the_pytorch_flow_and_its_probability(case):
     fused = FusedFlow(detector, block_pixels)
     with torch.no_grad():
         assert fused.unavailable_reason(z, condition) is None
-        u, log_det = detector.transform(z, condition)
+        with full_float32():
+            u, log_det = detector.transform(z, condition)
         fused_u, fused_log_det = fused(z, condition)
         assert u.abs().max() > 0.1 and log_det.abs().max() > 0.1  # not an identity flow
         close(fused_u, u)
@@ -98,12 +102,13 @@ def test_fused_flow_reads_the_weights_at_every_call():
         before = fused(z)[0]
         detector.load_state_dict(random_detector(config, seed=7).state_dict())
         after = fused(z)[0]
-        close(after, detector.transform(z)[0])
+        with full_float32():
+            close(after, detector.transform(z)[0])
     assert (after - before).abs().max() > 1e-3
     detector.double()
     assert "parameters must be float32" in fused.unavailable_reason(z)
     detector.to("meta", torch.float32)  # moved away from z
-    assert "parameters must be float32 on cpu, like z" in fused.unavailable_reason(z)
+    assert f"parameters must be float32 on {z.device}, like z" in fused.unavailable_reason(z)
 
 
 @needs_triton
@@ -115,7 +120,8 @@ def test_fused_flow_reads_the_weights_at_every_call():
 ])
 def test_fused_flow_says_why_it_cannot_run(change, reason):
     config = FEDConfig(num_blocks=1)
-    detector, z = change(random_detector(config), random_inputs(config, 1, (5, 5))[0])
+    detector, z = change(random_detector(config).to(DEVICE),
+                         random_inputs(config, 1, (5, 5))[0].to(DEVICE))
     fused = FusedFlow(detector)
     assert reason in fused.unavailable_reason(z)
     with pytest.raises(ConfigError, match="fused FED flow cannot run"):
@@ -125,8 +131,8 @@ def test_fused_flow_says_why_it_cannot_run(change, reason):
 @needs_triton
 def test_fed_c_without_its_condition_is_refused():
     config = FEDConfig(variant="fed-c", num_blocks=1, condition_groups=4)
-    fused = FusedFlow(random_detector(config))
-    z, condition = random_inputs(config, 1, (5, 5))
+    fused = FusedFlow(random_detector(config).to(DEVICE))
+    z, condition = (t.to(DEVICE) for t in random_inputs(config, 1, (5, 5)))
     with torch.no_grad():
         assert "needs a float32 condition (1, 4, 5, 5)" in fused.unavailable_reason(z)
         assert "needs a float32 condition" in fused.unavailable_reason(z, condition[:, :2])
@@ -207,9 +213,9 @@ def test_block_pixels_must_be_a_power_of_two():
 
 @needs_triton
 def test_fused_head_gives_the_graphs_uncertainty(tiny_spec):
-    graph = tiny_spec.build_graph()
-    image = torch.randint(0, 256, (1, 64, 128, 3), dtype=torch.uint8)
-    with torch.no_grad():
+    graph = tiny_spec.build_graph(DEVICE)
+    image = torch.randint(0, 256, (1, 64, 128, 3), dtype=torch.uint8, device=DEVICE)
+    with torch.no_grad(), full_float32():
         labels, uncertainty = graph(image)
         graph.head = FEDHead(graph.head.detector, graph.backbone, fused=True)
         fused_labels, fused_uncertainty = graph(image)
@@ -245,12 +251,15 @@ def test_micro_benchmark_times_both_flows_and_checks_they_agree():
 
 
 @needs_triton
-def test_documented_interpreter_benchmark_command_prints_json(capsys):
+def test_documented_interpreter_benchmark_command_prints_json():
     prefix = "TRITON_INTERPRET=1 python -m flowenedet_core.fed.fused "
     (line,) = [line for line in (REPO / "docs" / "performance.md").read_text().splitlines()
                if line.startswith(prefix)]
-    main(shlex.split(line)[4:])
-    result = json.loads(capsys.readouterr().out)
+    # as written: its own process, so it runs in the interpreter on a GPU machine too
+    output = subprocess.run([sys.executable, *shlex.split(line)[2:]], cwd=REPO, text=True,
+                            env=os.environ | {"TRITON_INTERPRET": "1"}, capture_output=True,
+                            timeout=600, check=True).stdout
+    result = json.loads(output)
     assert result["config"]["num_blocks"] == 8 and result["grid"] == [8, 16]
     assert max(result["max_abs_difference"].values()) < 1e-5 and result["fused_ms"]["median"] > 0
 

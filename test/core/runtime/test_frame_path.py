@@ -7,12 +7,17 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
+from flowenedet_core.export.model_spec import ModelSpec
+from flowenedet_core.fed import FEDConfig
+from flowenedet_core.fed.fused.benchmark import full_float32
 from flowenedet_core.runtime.frame_backend import FrameTorchBackend
 from flowenedet_core.runtime.frame_graph import FrameGraph
 from flowenedet_core.runtime.pipeline import GpuOptions, Pipeline
 from flowenedet_core.runtime.precision import (
     LABEL_AGREEMENT,
+    UNCERTAINTY_AGREEMENT,
     UNCERTAINTY_ERROR,
     choose_precision,
     parity,
@@ -97,7 +102,7 @@ def test_a_batch_takes_frames_of_one_size(host):
         host.infer_batch([frame((64, 128)), frame((100, 150))])
 
 
-def test_parity_measures_label_agreement_and_the_largest_uncertainty_error():
+def test_parity_measures_the_shares_of_equal_labels_and_close_uncertainty():
     labels = np.zeros((10, 100), np.uint8)
     uncertainty = np.full((10, 100), 0.5, np.float32)
     reference = [{"labels": labels, "uncertainty": uncertainty}]
@@ -106,15 +111,24 @@ def test_parity_measures_label_agreement_and_the_largest_uncertainty_error():
     close = uncertainty + np.float32(UNCERTAINTY_ERROR / 2)
     result = parity("fp16", reference, [{"labels": changed, "uncertainty": close}])
     assert result.label_agreement == pytest.approx(0.996)
+    assert result.uncertainty_agreement == 1.0
     assert result.uncertainty_error == pytest.approx(UNCERTAINTY_ERROR / 2)
     assert result.passed
     changed[0, :6] = 1  # 0.6 %: below LABEL_AGREEMENT
     assert parity("fp16", reference, [{"labels": changed, "uncertainty": close}]).label_agreement \
         < LABEL_AGREEMENT
     assert not parity("fp16", reference, [{"labels": changed, "uncertainty": close}]).passed
+    one_far = close.copy()
+    one_far[0, 0] += 0.5  # one pixel in 1000 far off: the share still passes, the max says it
+    result = parity("fp16", reference, [{"labels": labels, "uncertainty": one_far}])
+    assert result.passed and result.uncertainty_agreement == pytest.approx(UNCERTAINTY_AGREEMENT)
+    assert result.uncertainty_error == pytest.approx(0.5 + UNCERTAINTY_ERROR / 2)
+    one_far[0, 1] += 0.5  # two in 1000: below UNCERTAINTY_AGREEMENT
+    assert not parity("fp16", reference, [{"labels": labels, "uncertainty": one_far}]).passed
     far = uncertainty + np.float32(2 * UNCERTAINTY_ERROR)
     assert not parity("bf16", reference, [{"labels": labels, "uncertainty": far}]).passed
-    assert parity("bf16", [{"labels": labels}], [{"labels": labels}]).uncertainty_error == 0
+    labels_only = parity("bf16", [{"labels": labels}], [{"labels": labels}])
+    assert labels_only.uncertainty_error == 0 and labels_only.passed
 
 
 def test_precision_choice_keeps_fp32_unless_a_half_precision_agrees_and_is_faster(tiny_spec):
@@ -128,7 +142,7 @@ def test_precision_choice_keeps_fp32_unless_a_half_precision_agrees_and_is_faste
     assert [check["precision"] for check in checks] == ["fp32", "bf16"]
     assert checks[0]["device_ms"] > 0
     bf16 = checks[1]
-    assert {"label_agreement", "uncertainty_error", "passed"} <= set(bf16)
+    assert {"label_agreement", "uncertainty_agreement", "uncertainty_error", "passed"} <= set(bf16)
     if not bf16["passed"]:
         assert chosen.precision == "fp32" and "device_ms" not in bf16
     else:
@@ -154,12 +168,44 @@ def test_gpu_options_reject_an_unknown_mode():
 
 def test_frame_path_runs_fed_through_the_fused_kernels_with_the_same_outputs(tiny_spec):
     pytest.importorskip("triton", reason="triton is not installed: the fused FED flow cannot run")
-    fused = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(precisions=()))
-    plain = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(precisions=(), fused_fed=False))
+    device = "cuda" if torch.cuda.is_available() else "cpu"  # compiled kernels, or interpreted
+    with full_float32():
+        fused = Pipeline.frame_path(tiny_spec, device, GpuOptions(precisions=()))
+        plain = Pipeline.frame_path(tiny_spec, device, GpuOptions(precisions=(),
+                                                                  fused_fed=False))
+        image = frame((100, 150), 3)
+        served, expected = fused.infer(image), plain.infer(image)
     assert plain.runtime.graph.head.fused_flow is None
-    image = frame((100, 150), 3)
-    served, expected = fused.infer(image), plain.infer(image)
     head = fused.runtime.graph.head
     assert head.fused_flow is not None and not head.fallback_reasons  # the kernels ran
     assert np.array_equal(served.labels, expected.labels)
     assert np.abs(served.uncertainty - expected.uncertainty).max() < 1e-5
+
+
+class HostTensorCalls(TorchDispatchMode):
+    """Records the operators that make a tensor from host data during a call (`torch.tensor`,
+    indexing with a Python list): on a GPU each is a host-to-device copy that CUDA graph capture
+    refuses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in (torch.ops.aten.lift_fresh.default, torch.ops.aten.index.Tensor):
+            self.calls.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("model", ["erfnet-fed-c", "efficientvit-b0-fed-u-margin-prior"])
+def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(tiny_spec,
+                                                                               model, fused):
+    spec = tiny_spec if model == "erfnet-fed-c" else ModelSpec(
+        "efficientvit-b0", None, (64, 128),
+        untrained_fed=FEDConfig(margin=True, condition_prior=True, flow_stride=8))
+    graph = FrameGraph(spec.build_graph("cpu", fused)).eval()
+    image = torch.from_numpy(frame((100, 150)))[None]
+    with torch.inference_mode(), HostTensorCalls() as recorder:
+        graph(image)
+    assert recorder.calls == []
