@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 
 import numpy as np
@@ -22,6 +23,7 @@ from .frame_graph import FrameGraph
 from .torch_backend import device_name, profile_stages, synchronize, time_calls
 
 LOGGER = logging.getLogger(__name__)
+CAPTURE_LOCK = threading.Lock()  # one capture at a time in the process
 CAPTURE_WARMUP = 3  # eager runs on a side stream before capture (cuDNN autotuning, allocations)
 
 
@@ -55,7 +57,10 @@ class ShapeRunner:
                 self.module(self.input)
         self.stream.synchronize()
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: a camera's pipeline capturing in its thread must not fail the others,
+        # which keep launching, allocating and synchronising in theirs (global mode makes any
+        # such call anywhere in the process an error and invalidates the capture)
+        with CAPTURE_LOCK, torch.cuda.graph(graph, capture_error_mode="thread_local"):
             self.static_outputs = self.module(self.input)
         self.graph = graph
         self.host_outputs = [torch.empty(t.shape, dtype=t.dtype, pin_memory=True)

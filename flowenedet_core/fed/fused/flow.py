@@ -73,6 +73,19 @@ def config_unsupported_reason(detector: FlowEneDet) -> str | None:
     return None
 
 
+def slower_than_pytorch_reason(config: FEDConfig) -> str | None:
+    """Why the GPU path keeps the PyTorch flow for `config` although the kernels can run it.
+
+    Dense KxK FED-C: a program computes the subnet's first layer again at each of the K^2 taps
+    of each of its pixels and reads the (C, C) tap weights K^2 times per tile, where cuDNN tiles
+    the convolution through shared memory; measured 1.7-9x slower than PyTorch's flow on an
+    H200 (docs/performance.md). FED-U and separable FED-C are 7-13x faster fused."""
+    if config.condition_channels and not config.separable:
+        return (f"dense {config.kernel_size}x{config.kernel_size} FED-C: the fused kernels are "
+                "slower than PyTorch's convolutions there (separable=1 is fused)")
+    return None
+
+
 def tracing() -> bool:
     """Whether torch is tracing (export, torch.compile, jit): graphs keep the PyTorch flow."""
     return (torch.compiler.is_compiling() or torch.compiler.is_exporting()

@@ -53,19 +53,26 @@ def condition_kernel(
     group_ok = group < CONDITION
     channel = tl.arange(0, CHANNELS_PAD).to(tl.int64)
     channel_ok = channel < CHANNELS
-    raw = tl.load(condition_ptr + (image * (CONDITION * pixels) + local)[:, None]
-                  + group[None, :] * pixels,
-                  mask=valid[:, None] & group_ok[None, :], other=0.0)
-    bias = tl.load(condition_bias_ptr + group, mask=group_ok, other=0.0)
-    gain = tl.sigmoid(-tl.load(condition_log_scale_ptr + group, mask=group_ok, other=0.0))
-    normed = bias[None, :] + raw * gain[None, :]
-    # W1's condition columns, transposed: (P, C)
-    w1 = tl.load(w1_ptr + channel[None, :] * CHANNELS + 2 + group[:, None],
-                 mask=group_ok[:, None] & channel_ok[None, :], other=0.0)
+    condition_at = image * (CONDITION * pixels) + local
     if DOT:  # IEEE float32: no TF32
+        raw = tl.load(condition_ptr + condition_at[:, None] + group[None, :] * pixels,
+                      mask=valid[:, None] & group_ok[None, :], other=0.0)
+        bias = tl.load(condition_bias_ptr + group, mask=group_ok, other=0.0)
+        gain = tl.sigmoid(-tl.load(condition_log_scale_ptr + group, mask=group_ok, other=0.0))
+        normed = bias[None, :] + raw * gain[None, :]
+        # W1's condition columns, transposed: (P, C)
+        w1 = tl.load(w1_ptr + channel[None, :] * CHANNELS + 2 + group[:, None],
+                     mask=group_ok[:, None] & channel_ok[None, :], other=0.0)
         hidden = tl.dot(normed, w1, input_precision="ieee")
-    else:
-        hidden = tl.sum(normed[:, :, None] * w1[None, :, :], axis=1)
+    else:  # one group at a time: triton compiles tl.sum(a[:, :, None] * b[None], 1) as a TF32
+        # dot on a GPU (1e-4 off on an H200), which IEEE tl.dot cannot take below 16 wide
+        hidden = tl.zeros([BLOCK, CHANNELS_PAD], dtype=tl.float32)
+        for g in tl.static_range(CONDITION):
+            raw = tl.load(condition_ptr + condition_at + g * pixels, mask=valid, other=0.0)
+            gain = tl.sigmoid(-tl.load(condition_log_scale_ptr + g))
+            normed = tl.load(condition_bias_ptr + g) + raw * gain
+            w1 = tl.load(w1_ptr + channel * CHANNELS + 2 + g, mask=channel_ok, other=0.0)
+            hidden += normed[:, None] * w1[None, :]
     hidden += tl.load(b1_ptr + channel, mask=channel_ok, other=0.0)[None, :]
     tl.store(hidden_ptr + (image * (CHANNELS * pixels) + local)[:, None]
              + channel[None, :] * pixels, hidden,

@@ -2,6 +2,7 @@
 (eager on the CPU, with its reason), the precision check and choice, batches of cameras and the
 fallback to the eager host path. CUDA graph capture itself needs a GPU (scripts/gpu-bench.sh)."""
 
+import logging
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +25,8 @@ from flowenedet_core.runtime.precision import (
     parity_frames,
 )
 from flowenedet_core.runtime.torch_backend import TorchBackend
+
+from conftest import random_fed_checkpoint
 
 
 def frame(shape, seed=0):
@@ -166,13 +169,22 @@ def test_gpu_options_reject_an_unknown_mode():
         GpuOptions(mode="fast")
 
 
-def test_frame_path_runs_fed_through_the_fused_kernels_with_the_same_outputs(tiny_spec):
+@pytest.fixture(scope="module")
+def separable_spec(tiny_data, tiny_spec, tmp_path_factory):
+    """tiny_spec with a separable FED-C: a configuration the GPU path runs fused."""
+    directory = random_fed_checkpoint(
+        tiny_data["weights"], tmp_path_factory.mktemp("separable"),
+        FEDConfig(variant="fed-c", num_blocks=2, separable=True, condition_groups=8))
+    return replace(tiny_spec, fed=directory)
+
+
+def test_frame_path_runs_fed_through_the_fused_kernels_with_the_same_outputs(separable_spec):
     pytest.importorskip("triton", reason="triton is not installed: the fused FED flow cannot run")
     device = "cuda" if torch.cuda.is_available() else "cpu"  # compiled kernels, or interpreted
     with full_float32():
-        fused = Pipeline.frame_path(tiny_spec, device, GpuOptions(precisions=()))
-        plain = Pipeline.frame_path(tiny_spec, device, GpuOptions(precisions=(),
-                                                                  fused_fed=False))
+        fused = Pipeline.frame_path(separable_spec, device, GpuOptions(precisions=()))
+        plain = Pipeline.frame_path(separable_spec, device, GpuOptions(precisions=(),
+                                                                       fused_fed=False))
         image = frame((100, 150), 3)
         served, expected = fused.infer(image), plain.infer(image)
     assert plain.runtime.graph.head.fused_flow is None
@@ -199,9 +211,9 @@ class HostTensorCalls(TorchDispatchMode):
 
 @pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("model", ["erfnet-fed-c", "efficientvit-b0-fed-u-margin-prior"])
-def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(tiny_spec,
+def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(separable_spec,
                                                                                model, fused):
-    spec = tiny_spec if model == "erfnet-fed-c" else ModelSpec(
+    spec = separable_spec if model == "erfnet-fed-c" else ModelSpec(
         "efficientvit-b0", None, (64, 128),
         untrained_fed=FEDConfig(margin=True, condition_prior=True, flow_stride=8))
     graph = FrameGraph(spec.build_graph("cpu", fused)).eval()
@@ -209,3 +221,10 @@ def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(
     with torch.inference_mode(), HostTensorCalls() as recorder:
         graph(image)
     assert recorder.calls == []
+
+
+def test_dense_fed_c_keeps_the_pytorch_flow_on_the_gpu_path_and_says_why(tiny_spec, caplog):
+    with caplog.at_level(logging.INFO, logger="flowenedet_core.export.model_spec"):
+        graph = tiny_spec.build_graph("cpu", fused_fed=True)  # dense 7x7 FED-C, P 16
+    assert graph.head.fused_flow is None
+    assert "dense 7x7 FED-C: the fused kernels are slower" in caplog.text
