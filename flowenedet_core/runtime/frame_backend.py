@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 
 import numpy as np
@@ -19,11 +18,11 @@ import torch
 
 from ..export.graph import InferenceGraph
 from ..export.model_spec import DTYPES
+from .capture_gate import GATE
 from .frame_graph import FrameGraph
 from .torch_backend import device_name, profile_stages, synchronize, time_calls
 
 LOGGER = logging.getLogger(__name__)
-CAPTURE_LOCK = threading.Lock()  # one capture at a time in the process
 CAPTURE_WARMUP = 3  # eager runs on a side stream before capture (cuDNN autotuning, allocations)
 
 
@@ -57,10 +56,7 @@ class ShapeRunner:
                 self.module(self.input)
         self.stream.synchronize()
         graph = torch.cuda.CUDAGraph()
-        # thread_local: a camera's pipeline capturing in its thread must not fail the others,
-        # which keep launching, allocating and synchronising in theirs (global mode makes any
-        # such call anywhere in the process an error and invalidates the capture)
-        with CAPTURE_LOCK, torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        with torch.cuda.graph(graph):
             self.static_outputs = self.module(self.input)
         self.graph = graph
         self.host_outputs = [torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
@@ -130,6 +126,10 @@ class FrameTorchBackend:
         shape = tuple(shape)
         if shape in self._runners:
             return 0.0
+        with GATE.capturing():  # no other frame path of the process runs meanwhile
+            return self._prepare(shape)
+
+    def _prepare(self, shape: tuple[int, ...]) -> float:
         started = time.perf_counter()
         # at the frame's size and at the model's (the same maps when the sizes are equal)
         count = len(self.output_names) * (1 if shape[1:3] == self.image_size else 2)
@@ -160,7 +160,9 @@ class FrameTorchBackend:
     def run_frames(self, frames: np.ndarray) -> dict[str, np.ndarray]:
         """(N, H, W, 3) uint8 at any size -> labels / uncertainty at (H, W), and
         model_labels / model_uncertainty at the model's size."""
-        maps = self._runner(frames.shape)(frames)
+        runner = self._runner(frames.shape)  # prepared first: a capture waits for runs
+        with GATE.running():
+            maps = runner(frames)
         frame_maps, model_maps = maps[:len(self.output_names)], maps[len(self.output_names):]
         outputs = dict(zip(self.output_names, frame_maps, strict=True))
         for name, values in zip(self.output_names, model_maps or frame_maps, strict=True):
@@ -175,9 +177,10 @@ class FrameTorchBackend:
         """Milliseconds of the graph alone per call (input already on the device, outputs left
         there)."""
         runner = self._runner(images.shape)
-        runner(images)  # uploads `images` into the runner's input
-        with runner.on_stream():
-            return time_calls(runner.forward_on_device, self.torch_device, repeats)
+        with GATE.running():
+            runner(images)  # uploads `images` into the runner's input
+            with runner.on_stream():
+                return time_calls(runner.forward_on_device, self.torch_device, repeats)
 
     def profile(self, images: np.ndarray, repeats: int) -> dict[str, float]:
         """Per-stage milliseconds of the eager graph (a replayed graph has no stage hooks)."""

@@ -76,13 +76,16 @@ def config_unsupported_reason(detector: FlowEneDet) -> str | None:
 def slower_than_pytorch_reason(config: FEDConfig) -> str | None:
     """Why the GPU path keeps the PyTorch flow for `config` although the kernels can run it.
 
-    Dense KxK FED-C: a program computes the subnet's first layer again at each of the K^2 taps
-    of each of its pixels and reads the (C, C) tap weights K^2 times per tile, where cuDNN tiles
-    the convolution through shared memory; measured 1.7-9x slower than PyTorch's flow on an
-    H200 (docs/performance.md). FED-U and separable FED-C are 7-13x faster fused."""
-    if config.condition_channels and not config.separable:
-        return (f"dense {config.kernel_size}x{config.kernel_size} FED-C: the fused kernels are "
-                "slower than PyTorch's convolutions there (separable=1 is fused)")
+    A dense KxK subnet 16 or more channels wide (padded; FED-C with 8 or more groups) goes
+    through tl.dot: a program computes the subnet's first layer again at each of the K^2 taps of
+    each of its pixels and reads the (C, C) tap weights K^2 times per tile, where cuDNN tiles the
+    convolution through shared memory. On an H200 that was 1.7x (P 8), 4.8x (P 16) and 13x
+    (P 32) slower than PyTorch's flow; FED-U (2 channels, 4 with the margin) and separable FED-C
+    were 7-13x faster fused (docs/performance.md). Widths 5-8 (P 3-6) were not measured."""
+    channels = 2 + config.condition_channels
+    if not config.separable and _power_of_two_above(channels) >= DOT_MIN:
+        return (f"a dense {config.kernel_size}x{config.kernel_size} subnet over {channels} "
+                "channels runs slower fused than as PyTorch's convolutions (separable=1 is fused)")
     return None
 
 

@@ -12,6 +12,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from flowenedet_core.export.model_spec import ModelSpec
 from flowenedet_core.fed import FEDConfig
+from flowenedet_core.fed.fused import slower_than_pytorch_reason
 from flowenedet_core.fed.fused.benchmark import full_float32
 from flowenedet_core.runtime.frame_backend import FrameTorchBackend
 from flowenedet_core.runtime.frame_graph import FrameGraph
@@ -223,8 +224,12 @@ def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(
     assert recorder.calls == []
 
 
-def test_dense_fed_c_keeps_the_pytorch_flow_on_the_gpu_path_and_says_why(tiny_spec, caplog):
+def test_a_wide_dense_subnet_keeps_the_pytorch_flow_on_the_gpu_path_and_says_why(tiny_spec, caplog):
     with caplog.at_level(logging.INFO, logger="flowenedet_core.export.model_spec"):
         graph = tiny_spec.build_graph("cpu", fused_fed=True)  # dense 7x7 FED-C, P 16
     assert graph.head.fused_flow is None
-    assert "dense 7x7 FED-C: the fused kernels are slower" in caplog.text
+    assert "a dense 7x7 subnet over 18 channels runs slower fused" in caplog.text
+    for narrow in (FEDConfig(), FEDConfig(margin=True),  # 2 and 4 channels: fused
+                   FEDConfig(variant="fed-c", condition_groups=8, separable=True)):
+        assert slower_than_pytorch_reason(narrow) is None
+    assert slower_than_pytorch_reason(FEDConfig(variant="fed-c", condition_groups=8))
