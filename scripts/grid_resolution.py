@@ -5,6 +5,12 @@ and once from the logits area-averaged onto the grid FED's flow runs on (input s
 The second is the resolution any score made on that grid is held to; the drop between the two is
 what the grid costs, apart from what FED models.
 
+With --fed NAME=DIR, a trained FED too, as it is (`NAME`) and with MSP's detail restored
+(`NAME+detail`): logit p = logit p_FED + logit MSP - logit MSP@grid, i.e. FED decides on its
+grid and the part of MSP's full-resolution map that the grid's area average removes (thin
+structures, class boundaries, where misclassifications gather) is added back, with unit weight
+(no fitted parameter). It asks whether the grid, not the flow, is what keeps FED under MSP.
+
 With --probe-fit DATA, a probe too: a class-balanced logistic regression over exactly what FED-U
 with the margin sees per pixel (its energy input and margin condition on the grid, raw logits),
 fitted on the misclassified vs correct pixels of DATA's frames (`probe@grid`). It tells whether
@@ -31,13 +37,21 @@ import torch
 from tqdm import tqdm
 
 from flowenedet_core.backbones.base import Backbone, resample
+from flowenedet_core.checkpoint import load_checkpoint
 from flowenedet_core.cli.common import add_backbone_arguments, load_backbone
 from flowenedet_core.data.spec import parse_data_spec
 from flowenedet_core.data.transforms import resize_label
 from flowenedet_core.evaluation.evaluator import EvalOptions, evaluate
 from flowenedet_core.evaluation.report import markdown_table
 from flowenedet_core.fed.detector import energy_on_grid, margin_on_grid
-from flowenedet_core.scores import Score, ScoreFunction, ScoreInputs, resolve_scores
+from flowenedet_core.scores import (
+    Score,
+    ScoreFunction,
+    ScoreInputs,
+    fed_score,
+    msp,
+    resolve_scores,
+)
 
 
 def on_grid(function: ScoreFunction, stride: int) -> ScoreFunction:
@@ -48,6 +62,20 @@ def on_grid(function: ScoreFunction, stride: int) -> ScoreFunction:
         grid = (height // stride, width // stride)
         coarse = dataclasses.replace(inputs, logits=resample(inputs.output.logits.float(), grid))
         return inputs.upsample(function(coarse))
+
+    return score
+
+
+def with_detail(function: ScoreFunction, stride: int) -> ScoreFunction:
+    """`function`'s probability map plus, in logit space, MSP's detail that FED's grid loses."""
+    coarse_msp = on_grid(msp, stride)
+
+    def logit(p: torch.Tensor) -> torch.Tensor:
+        return torch.logit(p.clamp(1e-6, 1 - 1e-6))
+
+    def score(inputs: ScoreInputs) -> torch.Tensor:
+        return torch.sigmoid(logit(function(inputs)) + logit(msp(inputs))
+                             - logit(coarse_msp(inputs)))
 
     return score
 
@@ -117,6 +145,8 @@ def main() -> None:
     parser.add_argument("--probe-fit", default=None,
                         help="a --data spec of frames to fit the probe on (e.g. the FED "
                              "training frames); none: no probe")
+    parser.add_argument("--fed", action="append", default=[], metavar="NAME=DIR",
+                        help="a trained FED: scored as it is and with MSP's detail (NAME+detail)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -124,6 +154,11 @@ def main() -> None:
     full = resolve_scores(args.scores.split(","))
     scores = full + [Score(f"{s.name}@grid", on_grid(s.function, args.flow_stride),
                            f"{s.description}, on FED's grid") for s in full]
+    for item in args.fed:
+        name, _, directory = item.partition("=")
+        fed = fed_score(name, load_checkpoint(Path(directory)).detector.eval())
+        scores += [fed, Score(f"{name}+detail", with_detail(fed.function, args.flow_stride),
+                              f"{fed.description}, with MSP's detail")]
     if args.probe_fit:
         pixels = probe_pixels(loaded.model, args.probe_fit, loaded.input_size, args.flow_stride)
         scores.append(Score("probe@grid", fit_probe(*pixels, args.flow_stride),
