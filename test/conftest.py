@@ -142,6 +142,19 @@ def tiny_spec(tiny_data, tiny_fed):
 
 
 @pytest.fixture(scope="session")
+def tiny_separable_spec(tiny_data, tiny_spec, tmp_path_factory):
+    """tiny_spec with a separable FED-C: a configuration the GPU path runs fused."""
+    from dataclasses import replace
+
+    from flowenedet_core.fed.detector import FEDConfig
+
+    directory = random_fed_checkpoint(
+        tiny_data["weights"], tmp_path_factory.mktemp("separable"),
+        FEDConfig(variant="fed-c", num_blocks=2, separable=True, condition_groups=8))
+    return replace(tiny_spec, fed=directory)
+
+
+@pytest.fixture(scope="session")
 def tiny_onnx(tiny_spec, tmp_path_factory) -> Path:
     from flowenedet_core.runtime.artifacts import export_spec
 

@@ -28,7 +28,7 @@ from torch import nn
 from ..backbones.base import Backbone, BackboneOutput, freeze, upsample_to
 from ..errors import ConfigError
 from ..fed.detector import FlowEneDet
-from ..fed.fused import FusedFlow, tracing
+from ..fed.fused import FusedFlow, slower_than_pytorch_reason, tracing
 from ..fed.statistics import SMLStatistics
 from ..scores import SCORES, ScoreInputs
 from ..tta import SINGLE_SCALE, average, check_tta_scales, scaled_size
@@ -111,16 +111,27 @@ class FEDHead(nn.Module):
     precision, so the detector stays float32 even in an FP16 graph (it is tiny).
 
     `fused=True` runs the flow as Triton kernels (flowenedet_core.fed.fused) whenever they can
-    run these inputs, else the PyTorch flow, logging each reason once. Export and torch.compile
-    always trace the PyTorch flow."""
+    run these inputs, else the PyTorch flow, logging each reason once; a configuration the
+    kernels run slower than PyTorch (`slower_than_pytorch_reason`) keeps the PyTorch flow, said
+    once at construction. Export and torch.compile always trace the PyTorch flow."""
 
     def __init__(self, detector: FlowEneDet, backbone: Backbone, fused: bool = False) -> None:
         super().__init__()
         self.detector = freeze(detector.float())
         self.input_size = tuple(backbone.preprocessing.input_size)
         self.logits_on_grid = backbone.logits_on_grid  # a method: not a second submodule
-        self.fused_flow = FusedFlow(self.detector) if fused else None
+        self.slower_fused = slower_than_pytorch_reason(detector.config) if fused else None
+        if self.slower_fused:
+            LOGGER.info("PyTorch FED flow: %s", self.slower_fused)
+        self.fused_flow = FusedFlow(self.detector) if fused and not self.slower_fused else None
         self.fallback_reasons: set[str] = set()  # the ones logged so far
+
+    def describe_flow(self) -> str:
+        """Which flow runs, and why not the fused one where it was asked for (diagnostics)."""
+        why = sorted(self.fallback_reasons) or ([self.slower_fused] if self.slower_fused else [])
+        if self.fused_flow is not None and not why:
+            return "fused FED flow"
+        return "PyTorch FED flow" + (f" ({'; '.join(why)})" if why else "")
 
     def flow(self, z: torch.Tensor, condition: torch.Tensor | None
              ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +22,6 @@ from ..backbones.weights import file_sha256
 from ..checkpoint import BackboneInfo, check_pairing, load_checkpoint
 from ..errors import CheckpointError, ConfigError, WeightsError
 from ..fed.detector import FEDConfig, FlowEneDet
-from ..fed.fused import slower_than_pytorch_reason
 from ..fed.statistics import SMLStatistics
 from ..tta import SINGLE_SCALE, check_tta_scales
 from .graph import BaselineHead, FEDHead, InferenceGraph
@@ -32,8 +30,6 @@ Precision = Literal["fp32", "fp16", "bf16"]
 DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16,
                                   "bf16": torch.bfloat16}
 SPEC_FORMAT = 6  # bump when the graph's computation changes
-
-LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,8 +107,8 @@ class ModelSpec:
     def build_graph(self, device: torch.device | str = "cpu", fused_fed: bool = False
                     ) -> InferenceGraph:
         """The frozen backbone with its head, ready to run or export. `fused_fed`: FED's flow
-        as Triton kernels where they can run and are faster (the GPU path; the same outputs, so
-        not part of the fingerprint, and export always traces the PyTorch flow)."""
+        as Triton kernels where they can run and are faster (FEDHead; the GPU path: the same
+        outputs, so not part of the fingerprint, and export always traces the PyTorch flow)."""
         options = {"input_size": tuple(self.size)} if self.size else {}
         backbone = create_backbone(self.backbone, self.weights, **options)
         head = self._head(backbone, fused_fed) if self.with_head else None
@@ -132,7 +128,4 @@ class ModelSpec:
         else:
             statistics = SMLStatistics.load(self.stats) if self.stats else None
             return BaselineHead(self.score, backbone, statistics)
-        slower = fused_fed and slower_than_pytorch_reason(detector.config)
-        if slower:
-            LOGGER.info("PyTorch FED flow: %s", slower)
-        return FEDHead(detector, backbone, fused_fed and not slower)
+        return FEDHead(detector, backbone, fused_fed)

@@ -116,9 +116,12 @@ class FrameTorchBackend:
         self._runners: dict[tuple[int, ...], ShapeRunner] = {}
 
     def describe(self) -> str:
+        """'CUDA graphs, fp16 backbone, fused FED flow' (the start-up log and diagnostics)."""
         mode = "CUDA graphs" if self.cuda_graphs else "eager"
+        flow = getattr(self.graph.head, "describe_flow", None)
         return f"{mode}, {self.precision} backbone" + (
-            f" (eager: {self.fallback})" if self.fallback and self.cuda else "")
+            f" (eager: {self.fallback})" if self.fallback and self.cuda else "") + (
+            f", {flow()}" if flow else "")
 
     def prepare(self, shape: tuple[int, ...]) -> float:
         """Warm up (and on CUDA capture) the runner of frames of `shape` (N, H, W, 3); seconds

@@ -212,21 +212,22 @@ def test_block_pixels_must_be_a_power_of_two():
 
 
 @needs_triton
-def test_fused_head_gives_the_graphs_uncertainty(tiny_spec):
-    graph = tiny_spec.build_graph(DEVICE)
+def test_fused_head_gives_the_graphs_uncertainty(tiny_separable_spec):
+    graph = tiny_separable_spec.build_graph(DEVICE)
     image = torch.randint(0, 256, (1, 64, 128, 3), dtype=torch.uint8, device=DEVICE)
     with torch.no_grad(), full_float32():
         labels, uncertainty = graph(image)
         graph.head = FEDHead(graph.head.detector, graph.backbone, fused=True)
         fused_labels, fused_uncertainty = graph(image)
-    assert not graph.head.fallback_reasons
+    assert graph.head.fused_flow is not None and not graph.head.fallback_reasons
+    assert graph.head.describe_flow() == "fused FED flow"
     assert torch.equal(fused_labels, labels)
     close(fused_uncertainty, uncertainty)
 
 
-def test_fused_head_falls_back_to_pytorch_and_logs_the_reason_once(tiny_spec, monkeypatch,
-                                                                 caplog):
-    graph = tiny_spec.build_graph()
+def test_fused_head_falls_back_to_pytorch_and_logs_the_reason_once(tiny_separable_spec,
+                                                                 monkeypatch, caplog):
+    graph = tiny_separable_spec.build_graph()
     image = torch.randint(0, 256, (1, 64, 128, 3), dtype=torch.uint8)
     with torch.no_grad():
         expected = graph(image)[1]
@@ -238,6 +239,7 @@ def test_fused_head_falls_back_to_pytorch_and_logs_the_reason_once(tiny_spec, mo
         "fused FED flow not used, running the PyTorch flow: triton cannot be imported "
         "(import of triton halted; None in sys.modules; pip install triton: Linux x86_64 wheels)"]
     assert all(torch.equal(output, expected) for output in outputs)
+    assert graph.head.describe_flow().startswith("PyTorch FED flow (triton cannot be imported")
 
 
 @needs_triton
@@ -265,15 +267,16 @@ def test_documented_interpreter_benchmark_command_prints_json():
 
 
 @needs_triton
-def test_onnx_export_of_a_fused_head_traces_the_pytorch_flow(tiny_spec, tiny_onnx, tmp_path,
-                                                             caplog):
+def test_onnx_export_of_a_fused_head_traces_the_pytorch_flow(tiny_separable_spec, tiny_onnx,
+                                                             tmp_path, caplog):
     import numpy as np
 
     from flowenedet_core.export.onnx_export import export_onnx, read_graph_info
     from flowenedet_core.runtime.onnxruntime_backend import OnnxRuntimeBackend
 
-    graph = tiny_spec.build_graph()
+    graph = tiny_separable_spec.build_graph()
     graph.head = FEDHead(graph.head.detector, graph.backbone, fused=True)
+    assert graph.head.fused_flow is not None
     info = read_graph_info(tiny_onnx)[0]
     with caplog.at_level(logging.WARNING, logger="flowenedet_core.export.graph"):
         path = export_onnx(graph, tmp_path / "fused.onnx", info)

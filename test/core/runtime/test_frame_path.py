@@ -27,8 +27,6 @@ from flowenedet_core.runtime.precision import (
 )
 from flowenedet_core.runtime.torch_backend import TorchBackend
 
-from conftest import random_fed_checkpoint
-
 
 def frame(shape, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (*shape, 3), dtype=np.uint8)
@@ -70,7 +68,7 @@ def test_frame_path_pipeline_serves_what_the_host_path_serves(tiny_spec, host):
     pipeline = Pipeline.frame_path(tiny_spec, "cpu", GpuOptions(camera_size=(100, 150),
                                                                 precisions=(), fused_fed=False))
     assert isinstance(pipeline.runtime, FrameTorchBackend)
-    assert pipeline.describe().endswith("(eager, fp32 backbone)")
+    assert pipeline.describe().endswith("(eager, fp32 backbone, PyTorch FED flow)")
     image = frame((100, 150), 2)
     served, expected = pipeline.infer(image), host.infer(image)
     assert np.array_equal(served.model_labels, expected.model_labels)
@@ -85,7 +83,8 @@ def test_frame_path_chooses_the_backbone_precision_and_says_how(tiny_spec):
     reason = pipeline.reason
     assert reason.startswith("asked for; backbone precision by parity: fp32, ")
     assert "; fp16 " in reason and "; bf16 " in reason and "ready in" in reason
-    assert pipeline.describe().endswith(f"(eager, {pipeline.runtime.precision} backbone)")
+    assert pipeline.describe().endswith(
+        f"(eager, {pipeline.runtime.precision} backbone, PyTorch FED flow)")
 
 
 @pytest.mark.parametrize("gpu_path", [False, True])
@@ -170,21 +169,12 @@ def test_gpu_options_reject_an_unknown_mode():
         GpuOptions(mode="fast")
 
 
-@pytest.fixture(scope="module")
-def separable_spec(tiny_data, tiny_spec, tmp_path_factory):
-    """tiny_spec with a separable FED-C: a configuration the GPU path runs fused."""
-    directory = random_fed_checkpoint(
-        tiny_data["weights"], tmp_path_factory.mktemp("separable"),
-        FEDConfig(variant="fed-c", num_blocks=2, separable=True, condition_groups=8))
-    return replace(tiny_spec, fed=directory)
-
-
-def test_frame_path_runs_fed_through_the_fused_kernels_with_the_same_outputs(separable_spec):
+def test_frame_path_runs_fed_through_the_fused_kernels_with_the_same_outputs(tiny_separable_spec):
     pytest.importorskip("triton", reason="triton is not installed: the fused FED flow cannot run")
     device = "cuda" if torch.cuda.is_available() else "cpu"  # compiled kernels, or interpreted
     with full_float32():
-        fused = Pipeline.frame_path(separable_spec, device, GpuOptions(precisions=()))
-        plain = Pipeline.frame_path(separable_spec, device, GpuOptions(precisions=(),
+        fused = Pipeline.frame_path(tiny_separable_spec, device, GpuOptions(precisions=()))
+        plain = Pipeline.frame_path(tiny_separable_spec, device, GpuOptions(precisions=(),
                                                                        fused_fed=False))
         image = frame((100, 150), 3)
         served, expected = fused.infer(image), plain.infer(image)
@@ -212,9 +202,9 @@ class HostTensorCalls(TorchDispatchMode):
 
 @pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("model", ["erfnet-fed-c", "efficientvit-b0-fed-u-margin-prior"])
-def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(separable_spec,
+def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(tiny_separable_spec,
                                                                                model, fused):
-    spec = separable_spec if model == "erfnet-fed-c" else ModelSpec(
+    spec = tiny_separable_spec if model == "erfnet-fed-c" else ModelSpec(
         "efficientvit-b0", None, (64, 128),
         untrained_fed=FEDConfig(margin=True, condition_prior=True, flow_stride=8))
     graph = FrameGraph(spec.build_graph("cpu", fused)).eval()
@@ -225,10 +215,12 @@ def test_the_frame_graph_makes_no_tensor_from_host_data_so_a_gpu_can_capture_it(
 
 
 def test_a_wide_dense_subnet_keeps_the_pytorch_flow_on_the_gpu_path_and_says_why(tiny_spec, caplog):
-    with caplog.at_level(logging.INFO, logger="flowenedet_core.export.model_spec"):
+    with caplog.at_level(logging.INFO, logger="flowenedet_core.export.graph"):
         graph = tiny_spec.build_graph("cpu", fused_fed=True)  # dense 7x7 FED-C, P 16
-    assert graph.head.fused_flow is None
-    assert "a dense 7x7 subnet over 18 channels runs slower fused" in caplog.text
+    why = "a dense 7x7 subnet over 18 channels runs slower fused"
+    assert graph.head.fused_flow is None and why in caplog.text
+    assert graph.head.describe_flow() == f"PyTorch FED flow ({why} than as PyTorch's " \
+        "convolutions (separable=1 is fused))"
     for narrow in (FEDConfig(), FEDConfig(margin=True),  # 2 and 4 channels: fused
                    FEDConfig(variant="fed-c", condition_groups=8, separable=True)):
         assert slower_than_pytorch_reason(narrow) is None
