@@ -130,6 +130,8 @@ class FrameTorchBackend:
         if shape in self._runners:
             return 0.0
         with GATE.capturing():  # no other frame path of the process runs meanwhile
+            if shape in self._runners:  # prepared by another thread while this one waited
+                return 0.0
             return self._prepare(shape)
 
     def _prepare(self, shape: tuple[int, ...]) -> float:
