@@ -12,6 +12,11 @@ For every frame of a replayed anomaly bag (`flowenedet replay` of a bag made wit
   per frame by looking at the truth: an upper bound for any rule that keeps or drops whole
   components of one thresholded map; and the same IoU at `--pixel-threshold`.
 
+With `--edge-cut N` the uncertain pixels on the camera frame's edges (Canny at 0.66 / 1.33 of the
+blurred frame's median grey, dilated N times by 3x3) are removed before the regions are formed:
+whether the object's own outline would part it from the scene around it, for a rule that cut
+components along image edges. The camera frames are read from the bag the replay was made from.
+
     .venv/bin/python scripts/object_separation.py --pixel-threshold 0.5 \\
         RoadAnomaly21=runs/reason-real-oe/RoadAnomaly21-replay/bag ...
 """
@@ -25,16 +30,26 @@ import numpy as np
 
 from flowenedet_core.metrics.ranking import RankingAccumulator
 from flowenedet_ros.bags.reader import BagSource
-from flowenedet_ros.bags.records import anomaly_label_topic, image_array, output_topics, stamp_ns
+from flowenedet_ros.bags.records import (
+    SOURCE_BAG_KEY,
+    SOURCE_CAMERA_KEY,
+    anomaly_label_topic,
+    image_array,
+    output_topics,
+    stamp_ns,
+)
 
 ANOMALY, VOID = 1, 255
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
-def maps(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(uncertainty, truth) of every frame with anomaly pixels, in stamp order."""
+def maps(path: str, with_camera: bool = False
+         ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(uncertainty, truth, camera frame or None) of every frame with anomaly pixels, in stamp
+    order, all at the uncertainty's size."""
     uncertainty_topic = output_topics()["uncertainty"]
     with BagSource(path) as source:
-        label_topic = anomaly_label_topic(source.contents.custom)
+        custom = source.contents.custom
+        label_topic = anomaly_label_topic(custom)
         if label_topic is None:
             raise SystemExit(f"{path}: no anomaly labels; replay a bag made with "
                              "`flowenedet make-bag --data anomaly:...`")
@@ -42,14 +57,30 @@ def maps(path: str) -> list[tuple[np.ndarray, np.ndarray]]:
         for item in source.messages({uncertainty_topic, label_topic}):
             name = "uncertainty" if item.topic == uncertainty_topic else "truth"
             frames.setdefault(stamp_ns(item.message.header), {})[name] = image_array(item.message)
-    pairs = []
+    if with_camera:
+        with BagSource(custom[SOURCE_BAG_KEY]) as source:
+            for item in source.messages({custom[SOURCE_CAMERA_KEY]}):
+                frames.get(stamp_ns(item.message.header), {})["camera"] = image_array(
+                    item.message)
+    triples = []
     for stamp in sorted(frames):
         frame = frames[stamp]
         if "uncertainty" in frame and "truth" in frame and (frame["truth"] == ANOMALY).any():
-            truth = cv2.resize(frame["truth"], frame["uncertainty"].shape[::-1],
-                               interpolation=cv2.INTER_NEAREST)
-            pairs.append((frame["uncertainty"].astype(np.float32), truth))
-    return pairs
+            size = frame["uncertainty"].shape[::-1]
+            truth = cv2.resize(frame["truth"], size, interpolation=cv2.INTER_NEAREST)
+            camera = frame.get("camera")
+            triples.append((frame["uncertainty"].astype(np.float32), truth,
+                            None if camera is None else
+                            cv2.resize(camera, size, interpolation=cv2.INTER_AREA)))
+    return triples
+
+def image_edges(camera: np.ndarray, dilations: int) -> np.ndarray:
+    """Canny edges of the blurred grey frame, thresholds from its median, dilated."""
+    grey = cv2.cvtColor(camera, cv2.COLOR_RGB2GRAY) if camera.ndim == 3 else camera
+    grey = cv2.GaussianBlur(grey, (5, 5), 0)
+    median = float(np.median(grey))
+    edges = cv2.Canny(grey, 0.66 * median, 1.33 * median)
+    return cv2.dilate(edges, np.ones((3, 3), np.uint8), iterations=dilations) > 0
 
 def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
     """AUROC of anomaly pixels against ring pixels, by the evaluator's own metric."""
@@ -59,21 +90,23 @@ def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
     return accumulator.compute().auroc / 100
 
 def touching_iou(uncertainty: np.ndarray, anomaly: np.ndarray, valid: np.ndarray,
-                 threshold: float) -> float:
-    """IoU of the anomaly with the uncertain regions (8-connected) that touch it."""
-    _, labels = cv2.connectedComponents((uncertainty > threshold).astype(np.uint8), connectivity=8)
+                 threshold: float, cut: np.ndarray) -> float:
+    """IoU of the anomaly with the uncertain regions (8-connected, `cut` pixels left out) that
+    touch it."""
+    uncertain = (uncertainty > threshold) & ~cut
+    _, labels = cv2.connectedComponents(uncertain.astype(np.uint8), connectivity=8)
     touched = np.unique(labels[anomaly & (labels > 0)])
     union = np.isin(labels, touched) & valid
     return float((union & anomaly).sum() / (union | anomaly).sum())
 
 def separation(uncertainty: np.ndarray, truth: np.ndarray, ring: float,
-               pixel_threshold: float) -> dict[str, float]:
+               pixel_threshold: float, cut: np.ndarray) -> dict[str, float]:
     anomaly = truth == ANOMALY
     valid = truth != VOID
     radius = max(1, round(ring * truth.shape[0]))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     around = cv2.dilate(anomaly.astype(np.uint8), kernel).astype(bool) & ~anomaly & valid
-    ious = [touching_iou(uncertainty, anomaly, valid, t) for t in THRESHOLDS]
+    ious = [touching_iou(uncertainty, anomaly, valid, t, cut) for t in THRESHOLDS]
     best = int(np.argmax(ious))
     return {"anomaly_share": float(anomaly.mean()),
             "inside": float(uncertainty[anomaly].mean()),
@@ -81,13 +114,15 @@ def separation(uncertainty: np.ndarray, truth: np.ndarray, ring: float,
             "auroc_vs_ring": auroc(uncertainty[anomaly], uncertainty[around]),
             "oracle_iou": ious[best], "oracle_threshold": float(THRESHOLDS[best]),
             "iou_at_pixel_threshold": touching_iou(uncertainty, anomaly, valid,
-                                                   pixel_threshold)}
+                                                   pixel_threshold, cut)}
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ring", type=float, default=0.05,
                         help="ring width around the anomaly, share of the frame height")
     parser.add_argument("--pixel-threshold", type=float, default=0.5)
+    parser.add_argument("--edge-cut", type=int, default=0, metavar="N",
+                        help="leave out the camera frame's edges, dilated N times (0: off)")
     parser.add_argument("bags", nargs="+", help="NAME=REPLAYED_BAG")
     args = parser.parse_args()
     print("| bag | frames | anomaly % of frame | uncertainty inside / ring | AUROC vs ring | "
@@ -96,7 +131,10 @@ def main() -> None:
     print("|---" * 8 + "|")
     for item in args.bags:
         name, path = item.split("=", 1)
-        rows = [separation(u, t, args.ring, args.pixel_threshold) for u, t in maps(path)]
+        rows = [separation(u, t, args.ring, args.pixel_threshold,
+                           image_edges(camera, args.edge_cut) if args.edge_cut
+                           else np.zeros(t.shape, bool))
+                for u, t, camera in maps(path, with_camera=args.edge_cut > 0)]
 
         def median(key: str, rows: list[dict[str, float]] = rows) -> float:
             return float(np.median([row[key] for row in rows]))
