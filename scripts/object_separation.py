@@ -16,6 +16,9 @@ With `--edge-cut N` the uncertain pixels on the camera frame's edges (Canny at 0
 blurred frame's median grey, dilated N times by 3x3) are removed before the regions are formed:
 whether the object's own outline would part it from the scene around it, for a rule that cut
 components along image edges. The camera frames are read from the bag the replay was made from.
+With `--road-holes` only uncertain pixels in holes of the predicted drivable region (regions of
+other classes that do not reach the frame's top row) are kept: whether an object on the road is
+enclosed by road in the model's own segmentation, for a rule that looked for such holes.
 
     .venv/bin/python scripts/object_separation.py --pixel-threshold 0.5 \\
         RoadAnomaly21=runs/reason-real-oe/RoadAnomaly21-replay/bag ...
@@ -29,6 +32,7 @@ import cv2
 import numpy as np
 
 from flowenedet_core.metrics.ranking import RankingAccumulator
+from flowenedet_ros.anomaly_components import DRIVABLE_CLASSES
 from flowenedet_ros.bags.reader import BagSource
 from flowenedet_ros.bags.records import (
     SOURCE_BAG_KEY,
@@ -43,10 +47,11 @@ ANOMALY, VOID = 1, 255
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.05), 2)
 
 def maps(path: str, with_camera: bool = False
-         ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """(uncertainty, truth, camera frame or None) of every frame with anomaly pixels, in stamp
-    order, all at the uncertainty's size."""
+         ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]]:
+    """(uncertainty, truth, camera frame or None, labels) of every frame with anomaly pixels, in
+    stamp order, all at the uncertainty's size."""
     uncertainty_topic = output_topics()["uncertainty"]
+    segmentation_topic = output_topics()["segmentation"]
     with BagSource(path) as source:
         custom = source.contents.custom
         label_topic = anomaly_label_topic(custom)
@@ -54,8 +59,10 @@ def maps(path: str, with_camera: bool = False
             raise SystemExit(f"{path}: no anomaly labels; replay a bag made with "
                              "`flowenedet make-bag --data anomaly:...`")
         frames: dict[int, dict[str, np.ndarray]] = {}
-        for item in source.messages({uncertainty_topic, label_topic}):
-            name = "uncertainty" if item.topic == uncertainty_topic else "truth"
+        names = {uncertainty_topic: "uncertainty", label_topic: "truth",
+                 segmentation_topic: "labels"}
+        for item in source.messages(set(names)):
+            name = names[item.topic]
             frames.setdefault(stamp_ns(item.message.header), {})[name] = image_array(item.message)
     if with_camera:
         with BagSource(custom[SOURCE_BAG_KEY]) as source:
@@ -65,13 +72,14 @@ def maps(path: str, with_camera: bool = False
     triples = []
     for stamp in sorted(frames):
         frame = frames[stamp]
-        if "uncertainty" in frame and "truth" in frame and (frame["truth"] == ANOMALY).any():
+        if {"uncertainty", "truth", "labels"} <= frame.keys() and (frame["truth"] == ANOMALY).any():
             size = frame["uncertainty"].shape[::-1]
-            truth = cv2.resize(frame["truth"], size, interpolation=cv2.INTER_NEAREST)
+            truth, labels = (cv2.resize(frame[name], size, interpolation=cv2.INTER_NEAREST)
+                             for name in ("truth", "labels"))
             camera = frame.get("camera")
             triples.append((frame["uncertainty"].astype(np.float32), truth,
                             None if camera is None else
-                            cv2.resize(camera, size, interpolation=cv2.INTER_AREA)))
+                            cv2.resize(camera, size, interpolation=cv2.INTER_AREA), labels))
     return triples
 
 def image_edges(camera: np.ndarray, dilations: int) -> np.ndarray:
@@ -81,6 +89,13 @@ def image_edges(camera: np.ndarray, dilations: int) -> np.ndarray:
     median = float(np.median(grey))
     edges = cv2.Canny(grey, 0.66 * median, 1.33 * median)
     return cv2.dilate(edges, np.ones((3, 3), np.uint8), iterations=dilations) > 0
+
+def road_holes(labels: np.ndarray) -> np.ndarray:
+    """Pixels of the regions of non-drivable classes that do not reach the frame's top row: what
+    the model's segmentation encloses by road and sidewalk (or by the frame's sides and bottom)."""
+    other = ~np.isin(labels, DRIVABLE_CLASSES)
+    _, regions = cv2.connectedComponents(other.astype(np.uint8), connectivity=8)
+    return other & ~np.isin(regions, regions[0])
 
 def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
     """AUROC of anomaly pixels against ring pixels, by the evaluator's own metric."""
@@ -116,6 +131,12 @@ def separation(uncertainty: np.ndarray, truth: np.ndarray, ring: float,
             "iou_at_pixel_threshold": touching_iou(uncertainty, anomaly, valid,
                                                    pixel_threshold, cut)}
 
+def cut_pixels(camera: np.ndarray | None, labels: np.ndarray, edge_cut: int,
+               holes_only: bool) -> np.ndarray:
+    """The pixels left out of the uncertain regions before they are formed."""
+    cut = image_edges(camera, edge_cut) if edge_cut else np.zeros(labels.shape, bool)
+    return cut | ~road_holes(labels) if holes_only else cut
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ring", type=float, default=0.05,
@@ -123,6 +144,8 @@ def main() -> None:
     parser.add_argument("--pixel-threshold", type=float, default=0.5)
     parser.add_argument("--edge-cut", type=int, default=0, metavar="N",
                         help="leave out the camera frame's edges, dilated N times (0: off)")
+    parser.add_argument("--road-holes", action="store_true",
+                        help="keep only the holes of the predicted drivable region")
     parser.add_argument("bags", nargs="+", help="NAME=REPLAYED_BAG")
     args = parser.parse_args()
     print("| bag | frames | anomaly % of frame | uncertainty inside / ring | AUROC vs ring | "
@@ -132,9 +155,8 @@ def main() -> None:
     for item in args.bags:
         name, path = item.split("=", 1)
         rows = [separation(u, t, args.ring, args.pixel_threshold,
-                           image_edges(camera, args.edge_cut) if args.edge_cut
-                           else np.zeros(t.shape, bool))
-                for u, t, camera in maps(path, with_camera=args.edge_cut > 0)]
+                           cut_pixels(camera, labels, args.edge_cut, args.road_holes))
+                for u, t, camera, labels in maps(path, with_camera=args.edge_cut > 0)]
 
         def median(key: str, rows: list[dict[str, float]] = rows) -> float:
             return float(np.median([row[key] for row in rows]))
