@@ -67,6 +67,8 @@ declare -A ROWS=(
   [margin-prior-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --condition-prior"
   [margin-prior-lr-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --condition-prior --lr 3e-3"
   [margin-prior-lr10-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW --margin --condition-prior --lr 1e-2"
+  # the chosen FED-U recipe (margin-prior-u) with outliers and the paste control
+  [oe-control-margin-prior-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL --margin --condition-prior"
   [oe-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE"
   [oe-control-margin-u]="--variant fed-u $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE $CONTROL --margin"
   [oe-c]="--variant fed-c --blocks 4 --separable --groups 8 $SAMPLER --ratio-range 0.75,1.25 $COVARIATE $RAW $OE"
