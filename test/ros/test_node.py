@@ -218,6 +218,38 @@ def test_stale_camera_raises_the_flag_and_diagnostics_say_stale(tiny_onnx, tmp_p
         stop(process)
 
 
+def test_a_margin_conditioned_fed_u_with_its_prior_serves_what_pytorch_computes(tiny_data,
+                                                                                 tmp_path):
+    """`make real-model`'s FED-U configuration (margin condition, condition prior) from its
+    checkpoint, exported by the node itself and run on onnxruntime."""
+    from flowenedet_core.export.model_spec import ModelSpec
+    from flowenedet_core.fed.detector import FEDConfig
+    from flowenedet_core.runtime.pipeline import Pipeline
+
+    from conftest import random_fed_checkpoint
+
+    fed = random_fed_checkpoint(tiny_data["weights"], tmp_path / "fed", FEDConfig(
+        variant="fed-u", num_blocks=2, margin=True, condition_prior=True))
+    frame = np.random.default_rng(5).integers(0, 256, (64, 128, 3), dtype=np.uint8)
+    expected = Pipeline.create(ModelSpec("erfnet", tiny_data["weights"], (64, 128), fed=fed),
+                               backend="torch").runtime.run(frame[None])
+    environment = ros_environment()
+    log = tmp_path / "node.log"
+    process = start_node({"weights": tiny_data["weights"], "fed": fed, "input_size": [64, 128],
+                          "backend": "onnxruntime", "artifacts_dir": tmp_path / "artifacts",
+                          "threads": 1, "qos_reliability": "reliable"}, environment, log)
+    client = Client(environment)
+    try:
+        wait_for(client.connected, STARTUP_S, "the node's topics", process, log)
+        client.handshake()
+        served = serve(client, frame_message(frame, "rgb8", 0))
+        assert (as_array(served["segmentation"]) == expected["labels"][0]).mean() >= 0.999
+        assert np.abs(as_array(served["uncertainty"]) - expected["uncertainty"][0]).max() <= 1e-4
+    finally:
+        client.close()
+        stop(process)
+
+
 @pytest.mark.parametrize(("parameters", "message"), [
     ({"weights": "/nonexistent/erfnet.pth"}, "backbone weights not found"),
     ({"weights": "/x.pth", "pixel_threshold": 3.0}, "pixel_threshold out of range"),
