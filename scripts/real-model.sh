@@ -33,13 +33,14 @@ for b in "${BACKBONES[@]}"; do
       FED_U="$VIEWS --margin --condition-prior"
       FED_C="$VIEWS --blocks 4 --separable --outliers $SHARED/ood_proxy --outlier-classes a
              --outlier-weight 3 --paste-controls 3" ;;
-    efficientvit-b0)  # study rows margin-prior-u and oe-control-c (the best FED-U by `select`, the
-      # best FED-C by `select` over three seeds: docs/outlier-exposure.md)
+    efficientvit-b0)  # study rows oe-control-margin-prior-u and oe-control-c (the best FED-U by
+      # `select`, the best FED-C by `select` over three seeds: docs/outlier-exposure.md)
       W=$SHARED/efficientvit/cityscapes_b0.pt
       VIEWS="--views sampler --crop 512x1024 --draws 8 --flow-stride 8 --groups 8
              --ratio-range 0.75,1.25 --photometric --corruption-prob 0.5
              --corruptions fog,brightness,contrast,gaussian_noise,motion_blur"
-      FED_U="$VIEWS --margin --condition-prior"
+      FED_U="$VIEWS --margin --condition-prior --outliers $SHARED/ood_proxy --outlier-classes a
+             --outlier-weight 3 --paste-controls 3"
       FED_C="$VIEWS --blocks 4 --separable --outliers $SHARED/ood_proxy --outlier-classes a
              --outlier-weight 3 --paste-controls 3" ;;
     *) echo "unknown backbone $b" >&2; exit 2 ;;
